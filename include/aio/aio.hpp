@@ -1,0 +1,15 @@
+// aio — asyncio for C++20. This umbrella header brings in every public header.
+#pragma once
+
+#include <aio/config.hpp>
+#include <aio/errors.hpp>
+#include <aio/event_loop.hpp>
+#include <aio/executor.hpp>
+#include <aio/format.hpp>
+#include <aio/handle.hpp>
+#include <aio/io.hpp>
+#include <aio/run.hpp>
+#include <aio/sleep.hpp>
+#include <aio/task.hpp>
+#include <aio/threadsafe.hpp>
+#include <aio/to_thread.hpp>

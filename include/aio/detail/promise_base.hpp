@@ -1,0 +1,232 @@
+// aio::detail — the state every aio coroutine frame carries, whether it runs lazily inside
+// another coroutine or as a task the loop owns (create_task). The typed promise in task.hpp
+// adds only the result storage.
+//
+// A frame is reference counted (single-threaded): every Task handle holds one reference and a
+// scheduled task holds one more for the loop until it finishes, so dropping every handle
+// never stops or leaks a running task.
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include <aio/config.hpp>
+#include <aio/detail/callback.hpp>
+#include <aio/errors.hpp>
+
+namespace aio {
+class EventLoop;
+}
+
+namespace aio::detail {
+
+class PromiseBase;
+
+/// What a suspended task is waiting on, so that cancellation and loop teardown can reach it.
+/// Awaiters derive from it and register themselves as the task's `wait`.
+class Wait {
+public:
+    /// The task was cancelled while waiting here. Return true if the wait stays armed and will
+    /// wake the task itself (it passed the cancellation on, e.g. to an awaited task); return
+    /// false after disarming, and the caller wakes the task to receive CancelledError.
+    virtual bool on_cancel(const std::string& message) = 0;
+    /// Disarm without waking anything: the loop is being closed.
+    virtual void detach() noexcept = 0;
+
+protected:
+    ~Wait() = default;
+};
+
+/// A coroutine waiting for another frame to finish; an intrusive list node that lives in the
+/// waiting side's awaiter, so waiting never allocates.
+struct Waiter {
+    void (*on_done)(Waiter*) = nullptr;
+    Waiter* prev = nullptr;
+    Waiter* next = nullptr;
+    PromiseBase* target = nullptr; // the frame waited on, while linked
+
+    bool linked() const noexcept { return target != nullptr; }
+    inline void unlink() noexcept;
+};
+
+/// A done callback; `bind` hands it the finished task when it is scheduled.
+class DoneCallbackNode : public CallbackNode {
+public:
+    inline void bind(PromiseBase& finished) noexcept;
+
+protected:
+    inline ~DoneCallbackNode() override;
+    PromiseBase* finished_ = nullptr;
+};
+
+enum class FrameState : std::uint8_t { created, running, finished };
+
+class PromiseBase {
+public:
+    PromiseBase() = default;
+    PromiseBase(const PromiseBase&) = delete;
+    PromiseBase& operator=(const PromiseBase&) = delete;
+
+    void add_ref() noexcept { ++refs_; }
+    void release() noexcept {
+        if (--refs_ == 0) self_.destroy();
+    }
+
+    bool done() const noexcept { return state_ == FrameState::finished; }
+    bool is_cancelled() const noexcept { return cancelled_; }
+    bool is_task() const noexcept { return is_task_; }
+    bool started() const noexcept { return state_ != FrameState::created; }
+
+    /// The loop this frame runs on: its own for a task, its task's for a lazy coroutine that
+    /// has started; nullptr before it starts.
+    EventLoop* owner_loop() const noexcept { return task_ ? task_->loop_ : loop_; }
+
+    // --- task (root frame) state -------------------------------------------------------------
+
+    inline bool cancel(std::string message);
+    int cancelling() const noexcept { return task_state().cancel_requests_; }
+    int uncancel() noexcept {
+        PromiseBase& t = task_state();
+        if (t.cancel_requests_ > 0 && --t.cancel_requests_ == 0) t.must_cancel_ = false;
+        return t.cancel_requests_;
+    }
+
+    /// At a suspension point: deliver a pending cancellation.
+    void throw_if_cancelled() {
+        if (AIO_UNLIKELY(must_cancel_)) {
+            must_cancel_ = false;
+            throw CancelledError(cancel_message_);
+        }
+    }
+    bool cancel_pending() const noexcept { return must_cancel_; }
+    const std::string& cancel_message() const noexcept { return cancel_message_; }
+
+    inline std::string name() const;
+    void set_name(std::string name) { name_ = std::move(name); }
+
+    /// The exception the frame finished with (marks it retrieved); nullptr when it returned.
+    std::exception_ptr take_exception() noexcept {
+        exception_retrieved_ = true;
+        return exception_;
+    }
+    bool has_exception() const noexcept { return exception_ != nullptr; }
+
+    inline void add_done_callback(DoneCallbackNode* node);
+    inline void add_waiter(Waiter& waiter) noexcept;
+
+    /// Called by the final awaiter (and for a task cancelled before it started): publishes
+    /// the outcome and returns the coroutine to resume next.
+    inline std::coroutine_handle<> complete() noexcept;
+
+    /// Called from unhandled_exception().
+    void record_exception() noexcept {
+        exception_ = std::current_exception();
+        try {
+            throw;
+        } catch (const CancelledError&) {
+            cancelled_ = true;
+        } catch (...) {
+        }
+    }
+
+    // The fields below are the frame's wiring; the loop and the awaiters use them directly.
+    std::coroutine_handle<> self_;
+    std::coroutine_handle<> continuation_; // the lazy awaiter, resumed on completion
+    PromiseBase* task_ = nullptr;          // the task this frame runs in (itself for a task)
+    std::uint32_t refs_ = 0;
+    FrameState state_ = FrameState::created;
+    bool is_task_ = false;
+    bool inline_start_ = false; // the awaiter is still inside await_suspend (see TaskAwaiter)
+    bool cancelled_ = false;
+    bool must_cancel_ = false;
+    bool exception_retrieved_ = false;
+    int cancel_requests_ = 0;
+
+    // Task-only fields.
+    EventLoop* loop_ = nullptr;
+    std::coroutine_handle<> resume_point_; // innermost suspended coroutine of the task
+    Wait* wait_ = nullptr;                 // what it is suspended on, if cancellable
+    std::uint64_t id_ = 0;
+    PromiseBase* prev_task_ = nullptr; // the loop's list of pending tasks
+    PromiseBase* next_task_ = nullptr;
+
+protected:
+    inline ~PromiseBase();
+
+private:
+    friend struct Waiter;
+    PromiseBase& task_state() noexcept { return is_task_ || !task_ ? *this : *task_; }
+    const PromiseBase& task_state() const noexcept { return is_task_ || !task_ ? *this : *task_; }
+    inline void wake_waiters() noexcept;
+    inline void schedule_done_callbacks() noexcept;
+
+    std::exception_ptr exception_;
+    std::string name_;
+    std::string cancel_message_;
+    Waiter* waiters_ = nullptr;
+    std::vector<DoneCallbackNode*> done_callbacks_;
+};
+
+/// The task a coroutine is running in, from the handle an awaiter's await_suspend receives.
+template <class P>
+PromiseBase& running_task(std::coroutine_handle<P> h) {
+    static_assert(std::is_base_of_v<PromiseBase, P>,
+                  "aio awaitables can only be awaited from an aio::Task coroutine");
+    PromiseBase* task = h.promise().task_;
+    if (AIO_UNLIKELY(!task || !task->loop_))
+        throw RuntimeError("this aio awaitable was awaited outside a task; run the coroutine with "
+                           "aio::run(), loop.run_until_complete() or aio::create_task()");
+    return *task;
+}
+
+inline void Waiter::unlink() noexcept {
+    if (!target) return;
+    if (prev) prev->next = next;
+    else
+        target->waiters_ = next;
+    if (next) next->prev = prev;
+    prev = next = nullptr;
+    target = nullptr;
+}
+
+inline void PromiseBase::add_waiter(Waiter& waiter) noexcept {
+    waiter.target = this;
+    waiter.prev = nullptr;
+    waiter.next = waiters_;
+    if (waiters_) waiters_->prev = &waiter;
+    waiters_ = &waiter;
+}
+
+inline void PromiseBase::wake_waiters() noexcept {
+    // Waiters were pushed at the head; wake them oldest first.
+    Waiter* tail = waiters_;
+    while (tail && tail->next) tail = tail->next;
+    while (tail) {
+        Waiter* prev = tail->prev;
+        tail->prev = tail->next = nullptr;
+        tail->target = nullptr;
+        tail->on_done(tail);
+        tail = prev;
+    }
+    waiters_ = nullptr;
+}
+
+inline std::string PromiseBase::name() const {
+    if (!name_.empty()) return name_;
+    if (is_task_) return "Task-" + std::to_string(id_);
+    return "(not a task)";
+}
+
+inline DoneCallbackNode::~DoneCallbackNode() {
+    if (finished_) finished_->release();
+}
+
+inline void DoneCallbackNode::bind(PromiseBase& finished) noexcept {
+    finished.add_ref();
+    finished_ = &finished;
+}
+
+} // namespace aio::detail

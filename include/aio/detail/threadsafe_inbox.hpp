@@ -1,0 +1,107 @@
+// aio::detail — the one door into a loop from other threads: a mutex-guarded list of
+// callbacks plus a wake-up fd the loop polls (an eventfd on Linux, a pipe elsewhere).
+// Wake-ups are coalesced: only the post that finds the inbox empty writes to the fd.
+// The inbox is shared (shared_ptr) with executor jobs, so a job finishing after its loop
+// closed posts into a closed inbox, which drops the callback instead of touching freed memory.
+#pragma once
+
+#include <cerrno>
+#include <cstdint>
+#include <mutex>
+#include <system_error>
+#include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
+#if AIO_POLLER_EPOLL
+#include <sys/eventfd.h>
+#endif
+
+#include <aio/config.hpp>
+#include <aio/detail/callback.hpp>
+
+namespace aio::detail {
+
+class ThreadsafeInbox {
+public:
+    ThreadsafeInbox() {
+#if AIO_POLLER_EPOLL
+        read_fd_ = write_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (read_fd_ < 0) throw std::system_error(errno, std::system_category(), "eventfd");
+#else
+        int fds[2];
+        if (::pipe(fds) != 0) throw std::system_error(errno, std::system_category(), "pipe");
+        for (int fd : fds) {
+            ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+            ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+        }
+        read_fd_ = fds[0];
+        write_fd_ = fds[1];
+#endif
+    }
+    ThreadsafeInbox(const ThreadsafeInbox&) = delete;
+    ThreadsafeInbox& operator=(const ThreadsafeInbox&) = delete;
+    ~ThreadsafeInbox() {
+        close();
+        ::close(read_fd_);
+        if (write_fd_ != read_fd_) ::close(write_fd_);
+    }
+
+    int wake_fd() const noexcept { return read_fd_; }
+
+    /// Takes ownership of `node`. Returns false (and frees it) when the loop is closed.
+    bool post(CallbackNode* node) {
+        bool was_empty;
+        {
+            std::lock_guard lock(mutex_);
+            if (closed_) {
+                node->release();
+                return false;
+            }
+            was_empty = items_.empty();
+            items_.push_back(node);
+        }
+        if (was_empty) wake();
+        return true;
+    }
+
+    /// Async-signal-safe: used by signal handlers too.
+    void wake() const noexcept {
+        const std::uint64_t one = 1;
+        [[maybe_unused]] auto n = ::write(write_fd_, &one, sizeof one);
+    }
+
+    /// Loop thread: empties the wake-up fd, then takes every posted callback (in that order,
+    /// so a post racing with us either lands in this batch or writes a fresh wake-up).
+    void take(std::vector<CallbackNode*>& out) {
+        std::uint64_t buf[16];
+        while (::read(read_fd_, buf, sizeof buf) > 0) {
+        }
+        std::lock_guard lock(mutex_);
+        out.swap(items_);
+    }
+
+    void close() noexcept {
+        std::vector<CallbackNode*> dropped;
+        {
+            std::lock_guard lock(mutex_);
+            closed_ = true;
+            dropped.swap(items_);
+        }
+        for (auto* node : dropped) node->release();
+    }
+
+    bool closed() {
+        std::lock_guard lock(mutex_);
+        return closed_;
+    }
+
+private:
+    std::mutex mutex_;
+    std::vector<CallbackNode*> items_;
+    bool closed_ = false;
+    int read_fd_ = -1;
+    int write_fd_ = -1;
+};
+
+} // namespace aio::detail

@@ -1,0 +1,136 @@
+// aio::detail — the loop's timer heap.
+//
+// A binary min-heap ordered by (deadline, sequence number), so equal deadlines fire in the
+// order they were scheduled. Each entry names a slot; the slot holds what to do on expiry.
+// Cancelling frees the slot at once and leaves the heap entry behind as stale (it is skipped
+// when it reaches the top), as asyncio does; when stale entries dominate the heap it is
+// rebuilt without them. Slots are recycled, so scheduling allocates only when the heap grows.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include <aio/config.hpp>
+
+namespace aio::detail {
+
+struct TimerId {
+    std::uint32_t slot = 0;
+    std::uint64_t seq = 0; // 0: no timer
+    explicit operator bool() const noexcept { return seq != 0; }
+};
+
+class TimerHeap {
+public:
+    using Fire = void (*)(void*);
+
+    TimerId schedule(std::int64_t deadline, Fire fire, void* arg) {
+        std::uint32_t slot;
+        if (!free_slots_.empty()) {
+            slot = free_slots_.back();
+            free_slots_.pop_back();
+        } else {
+            slot = static_cast<std::uint32_t>(slots_.size());
+            slots_.emplace_back();
+        }
+        const std::uint64_t seq = next_seq_++;
+        slots_[slot] = Slot{fire, arg, seq};
+        heap_.push_back(Entry{deadline, seq, slot});
+        std::push_heap(heap_.begin(), heap_.end(), later);
+        return TimerId{slot, seq};
+    }
+
+    /// Returns false when the timer already fired or was cancelled.
+    bool cancel(TimerId id) noexcept {
+        if (!id || id.slot >= slots_.size() || slots_[id.slot].seq != id.seq) return false;
+        free_slot(id.slot);
+        ++stale_;
+        if (stale_ > min_stale_to_purge && stale_ * 2 > heap_.size()) purge();
+        return true;
+    }
+
+    /// Number of live (not cancelled) timers.
+    std::size_t size() const noexcept { return heap_.size() - stale_; }
+    bool empty() const noexcept { return size() == 0; }
+
+    /// Deadline of the earliest live timer; call only when !empty().
+    std::int64_t next_deadline() noexcept {
+        drop_stale_top();
+        return heap_.front().deadline;
+    }
+
+    /// Calls fire(arg) for every live timer due at or before `now`, in deadline order.
+    template <class Sink>
+    void pop_due(std::int64_t now, Sink&& sink) {
+        while (!heap_.empty() && heap_.front().deadline <= now) {
+            const Entry top = heap_.front();
+            std::pop_heap(heap_.begin(), heap_.end(), later);
+            heap_.pop_back();
+            Slot& slot = slots_[top.slot];
+            if (slot.seq != top.seq) {
+                --stale_;
+                continue;
+            }
+            const Fire fire = slot.fire;
+            void* arg = slot.arg;
+            free_slot(top.slot);
+            sink(fire, arg);
+        }
+    }
+
+    /// Removes every timer, handing each live one's argument to `drop` (loop teardown).
+    template <class Drop>
+    void clear(Drop&& drop) {
+        for (const Entry& e : heap_)
+            if (slots_[e.slot].seq == e.seq) drop(slots_[e.slot].fire, slots_[e.slot].arg);
+        heap_.clear();
+        slots_.clear();
+        free_slots_.clear();
+        stale_ = 0;
+    }
+
+private:
+    struct Entry {
+        std::int64_t deadline;
+        std::uint64_t seq;
+        std::uint32_t slot;
+    };
+    struct Slot {
+        Fire fire = nullptr;
+        void* arg = nullptr;
+        std::uint64_t seq = 0; // 0: free
+    };
+    static constexpr std::size_t min_stale_to_purge = 100;
+
+    static bool later(const Entry& a, const Entry& b) noexcept {
+        return a.deadline != b.deadline ? a.deadline > b.deadline : a.seq > b.seq;
+    }
+
+    void free_slot(std::uint32_t slot) {
+        slots_[slot].seq = 0;
+        free_slots_.push_back(slot);
+    }
+
+    void drop_stale_top() noexcept {
+        while (!heap_.empty() && slots_[heap_.front().slot].seq != heap_.front().seq) {
+            std::pop_heap(heap_.begin(), heap_.end(), later);
+            heap_.pop_back();
+            --stale_;
+        }
+    }
+
+    void purge() {
+        std::erase_if(heap_, [this](const Entry& e) { return slots_[e.slot].seq != e.seq; });
+        std::make_heap(heap_.begin(), heap_.end(), later);
+        stale_ = 0;
+    }
+
+    std::vector<Entry> heap_;
+    std::vector<Slot> slots_;
+    std::vector<std::uint32_t> free_slots_;
+    std::size_t stale_ = 0;
+    std::uint64_t next_seq_ = 1;
+};
+
+} // namespace aio::detail

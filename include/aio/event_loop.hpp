@@ -1,0 +1,662 @@
+// aio::EventLoop — one per thread: a ready queue of callbacks and task steps, a timer heap
+// and an OS poller (SPEC §2). Everything here runs on the loop's thread except
+// call_soon_threadsafe() and stop().
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include <fmt/core.h>
+
+#include <aio/config.hpp>
+#include <aio/detail/callback.hpp>
+#include <aio/detail/poller.hpp>
+#include <aio/detail/promise_base.hpp>
+#include <aio/detail/ready_queue.hpp>
+#include <aio/detail/threadsafe_inbox.hpp>
+#include <aio/detail/timer_heap.hpp>
+#include <aio/errors.hpp>
+#include <aio/executor.hpp>
+#include <aio/handle.hpp>
+
+namespace aio {
+
+/// The loop's clock. With `virtual_time` it is still steady_clock's time_point type, but the
+/// loop's time() only moves when the loop is idle.
+using Clock = std::chrono::steady_clock;
+
+template <class T>
+class Task;
+
+struct LoopOptions {
+    /// Debug mode (SPEC §9): slow callbacks reported, foreign-thread calls rejected.
+    bool debug = false;
+    /// Test clock: when nothing is ready and no I/O is pending, time jumps to the next timer.
+    bool virtual_time = false;
+};
+
+/// What the exception handler receives; `exception` and `task_name` may be empty.
+struct ExceptionContext {
+    std::string message;
+    std::exception_ptr exception;
+    std::string task_name;
+};
+
+class EventLoop;
+
+namespace detail {
+inline thread_local EventLoop* tls_running_loop = nullptr;
+inline thread_local EventLoop* tls_current_loop = nullptr;
+
+inline std::string describe(const std::exception_ptr& error) {
+    if (!error) return {};
+    try {
+        std::rethrow_exception(error);
+    } catch (const CancelledError& e) {
+        return e.message().empty() ? "CancelledError" : "CancelledError: " + e.message();
+    } catch (const std::exception& e) {
+        return e.what();
+    } catch (...) {
+        return "unknown exception";
+    }
+}
+} // namespace detail
+
+/// The event loop (asyncio.EventLoop). Not copyable, not movable. Destroying or closing a loop
+/// with pending tasks reports them and frees their frames.
+class EventLoop {
+public:
+    EventLoop() : EventLoop(LoopOptions{}) {}
+    explicit EventLoop(LoopOptions options)
+        : debug_(options.debug), virtual_time_(options.virtual_time),
+          inbox_(std::make_shared<detail::ThreadsafeInbox>()) {
+        now_ns_ = real_now_ns();
+        poller_.set_interest(inbox_->wake_fd(), {}, {true, false});
+    }
+    EventLoop(const EventLoop&) = delete;
+    EventLoop& operator=(const EventLoop&) = delete;
+    ~EventLoop() {
+        running_ = false;
+        close();
+    }
+
+    // --- running ---------------------------------------------------------------------------
+
+    /// Runs `task` (scheduling it if it is not yet a task) until it is done and returns its
+    /// result or rethrows its exception. Makes this loop the thread's current loop meanwhile.
+    /// Throws aio::RuntimeError if the loop is closed or already running, or if stop() ends
+    /// the run before the task is done.
+    template <class T>
+    T run_until_complete(Task<T> task);
+
+    /// Runs until stop() is called.
+    void run_forever() {
+        RunningScope scope(*this);
+        for (;;) {
+            run_once();
+            if (stopping_) break;
+        }
+        stopping_ = false;
+    }
+
+    /// Asks run_forever() to return after the current iteration. Callable from any thread.
+    void stop() {
+        if (running_ && std::this_thread::get_id() != thread_)
+            call_soon_threadsafe([this] { stopping_ = true; });
+        else
+            stopping_ = true;
+    }
+
+    bool is_running() const noexcept { return running_; }
+    bool is_closed() const noexcept { return closed_; }
+
+    /// Cancels nothing: discards queued callbacks and timers, reports and frees pending tasks,
+    /// shuts the default executor down and releases the poller. Idempotent.
+    /// Throws aio::RuntimeError while the loop is running.
+    inline void close();
+
+    /// The loop's notion of now, read once per iteration.
+    Clock::time_point time() const noexcept {
+        return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(now_ns_)));
+    }
+
+    // --- callbacks -------------------------------------------------------------------------
+
+    /// Runs `fn()` on a later iteration, in FIFO order with other ready work.
+    template <class F>
+    Handle call_soon(F&& fn) {
+        check_usable("call_soon");
+        detail::CallbackNode* node = detail::make_callback(std::forward<F>(fn));
+        node->add_ref(); // one for the queue, one for the Handle
+        ready_.push({&run_callback, node});
+        return Handle(detail::CallbackRef(node));
+    }
+
+    /// Runs `fn()` once `delay` has passed (a negative delay is due at once).
+    template <class F>
+    Handle call_later(Clock::duration delay, F&& fn) {
+        return schedule_timer(now_ns_ + std::chrono::duration_cast<std::chrono::nanoseconds>(delay).count(),
+                              std::forward<F>(fn));
+    }
+
+    /// Runs `fn()` at `when`; equal deadlines fire in the order they were scheduled.
+    template <class F>
+    Handle call_at(Clock::time_point when, F&& fn) {
+        return schedule_timer(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch()).count(),
+            std::forward<F>(fn));
+    }
+
+    /// Schedules `fn()` from any thread and wakes the loop. Throws aio::RuntimeError when the
+    /// loop is closed.
+    template <class F>
+    void call_soon_threadsafe(F&& fn) {
+        if (!inbox_->post(detail::make_callback(std::forward<F>(fn))))
+            throw RuntimeError("call_soon_threadsafe() on a closed event loop; the callback was "
+                               "dropped — keep the loop open until other threads are done with it");
+    }
+
+    /// Schedules `task` to start on a later iteration (never inside this call) and returns it.
+    /// The loop keeps the task alive until it finishes. Throws aio::RuntimeError if the task
+    /// already started, aio::InvalidStateError for an empty Task.
+    template <class T>
+    Task<T> create_task(Task<T> task, std::string name = {});
+
+    // --- file descriptors --------------------------------------------------------------------
+
+    /// Calls `fn()` whenever `fd` is readable (level-triggered), replacing any earlier reader.
+    /// Throws std::system_error when the fd cannot be watched (closed: EBADF; regular file: EPERM).
+    template <class F>
+    void add_reader(int fd, F&& fn) {
+        add_fd_callback(fd, true, detail::make_callback(std::forward<F>(fn)));
+    }
+    /// Stops watching `fd` for reading; false if no reader was registered.
+    bool remove_reader(int fd) { return remove_fd_callback(fd, true); }
+    /// Calls `fn()` whenever `fd` is writable.
+    template <class F>
+    void add_writer(int fd, F&& fn) {
+        add_fd_callback(fd, false, detail::make_callback(std::forward<F>(fn)));
+    }
+    bool remove_writer(int fd) { return remove_fd_callback(fd, false); }
+
+    // --- executors ---------------------------------------------------------------------------
+
+    /// Runs `fn(args...)` on `executor` (nullptr: the default ThreadPool), starting now; await
+    /// the returned Task for the result or exception. Cancelling the awaiter does not stop work
+    /// already running on a thread; its result is then discarded. (Defined in to_thread.hpp.)
+    template <class F, class... Args>
+    auto run_in_executor(Executor* executor, F&& fn, Args&&... args);
+
+    /// Replaces the default executor used by run_in_executor(nullptr, ...) and to_thread.
+    void set_default_executor(std::shared_ptr<Executor> executor) { default_executor_ = std::move(executor); }
+
+    /// Shuts the default executor down, waiting for its work (aio::run does this at exit).
+    void shutdown_default_executor() {
+        if (auto executor = std::exchange(default_executor_, nullptr)) executor->shutdown(true);
+    }
+
+    // --- errors and debug ----------------------------------------------------------------------
+
+    /// Installs `handler(EventLoop&, const ExceptionContext&)`; an empty function restores the
+    /// default, which prints to stderr.
+    template <class F>
+    void set_exception_handler(F&& handler) {
+        exception_handler_ = std::forward<F>(handler);
+    }
+
+    /// Reports an error that has no awaiter (a failing callback, a lost task exception).
+    void call_exception_handler(const ExceptionContext& context) noexcept {
+        try {
+            if (exception_handler_) {
+                exception_handler_(*this, context);
+                return;
+            }
+        } catch (...) {
+            default_exception_handler(ExceptionContext{"the exception handler itself threw",
+                                                       std::current_exception(), {}});
+        }
+        default_exception_handler(context);
+    }
+
+    /// Prints `context` to stderr with fmt.
+    static void default_exception_handler(const ExceptionContext& context) noexcept {
+        try {
+            std::string line = "aio: " + context.message;
+            if (!context.task_name.empty()) line += " [task " + context.task_name + "]";
+            if (context.exception) line += ": " + detail::describe(context.exception);
+            fmt::print(stderr, "{}\n", line);
+        } catch (...) {
+        }
+    }
+
+    void set_debug(bool enabled) noexcept { debug_ = enabled; }
+    bool get_debug() const noexcept { return debug_; }
+    /// Debug mode reports callbacks and task steps that run longer than this (100 ms).
+    Clock::duration slow_callback_duration = std::chrono::milliseconds(100);
+
+    // --- internal: used by aio's awaitables and tasks ------------------------------------------
+
+    std::int64_t now_ns() const noexcept { return now_ns_; }
+    detail::TimerHeap& timers() noexcept { return timers_; }
+    void schedule(detail::PromiseBase& task) { ready_.push({&run_task_step, &task}); }
+    detail::PromiseBase* current_task() const noexcept { return current_task_; }
+    const std::shared_ptr<detail::ThreadsafeInbox>& inbox() const noexcept { return inbox_; }
+    inline Executor& default_executor();
+    inline void on_task_finished(detail::PromiseBase& task) noexcept;
+    void push_ready(detail::ReadyItem item) { ready_.push(item); }
+    bool has_pending_tasks() const noexcept { return tasks_ != nullptr; }
+    template <class F>
+    void for_each_pending_task(F&& fn) const {
+        for (detail::PromiseBase* t = tasks_; t; t = t->next_task_) fn(*t);
+    }
+    /// Runs until no task is pending (aio::run's shutdown).
+    void run_while_tasks_pending() {
+        RunningScope scope(*this);
+        while (tasks_ && !stopping_) run_once();
+    }
+    /// Cancels the task on the next SIGINT (aio::run's main task); nullptr to stop.
+    void set_sigint_target(detail::PromiseBase* task) noexcept { sigint_target_ = task; }
+
+    /// One iteration: poll (without blocking if work is ready), queue I/O callbacks and due
+    /// timers, then run exactly the work that was ready at that point.
+    inline void run_once();
+
+    static void run_callback(void* arg) {
+        auto* node = static_cast<detail::CallbackNode*>(arg);
+        if (!node->cancelled) {
+            try {
+                node->invoke();
+            } catch (...) {
+                if (EventLoop* loop = detail::tls_running_loop)
+                    loop->call_exception_handler({"exception in callback", std::current_exception(), {}});
+            }
+        }
+        node->release();
+    }
+
+private:
+    struct FdEntry {
+        detail::CallbackNode* reader = nullptr;
+        detail::CallbackNode* writer = nullptr;
+    };
+
+    class RunningScope {
+    public:
+        explicit RunningScope(EventLoop& loop) : loop_(loop), previous_current_(detail::tls_current_loop) {
+            loop.check_usable("run");
+            if (loop.running_) throw RuntimeError("this event loop is already running");
+            if (detail::tls_running_loop)
+                throw RuntimeError("cannot run an event loop while another loop is running in this "
+                                   "thread; await the work from the running loop instead");
+            loop.running_ = true;
+            loop.thread_ = std::this_thread::get_id();
+            detail::tls_running_loop = &loop;
+            detail::tls_current_loop = &loop;
+        }
+        ~RunningScope() {
+            loop_.running_ = false;
+            loop_.stopping_ = false;
+            detail::tls_running_loop = nullptr;
+            detail::tls_current_loop = previous_current_;
+        }
+        RunningScope(const RunningScope&) = delete;
+        RunningScope& operator=(const RunningScope&) = delete;
+
+    private:
+        EventLoop& loop_;
+        EventLoop* previous_current_;
+    };
+
+    static std::int64_t real_now_ns() noexcept {
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+    }
+
+    void check_usable(const char* what) const {
+        if (AIO_UNLIKELY(closed_))
+            throw RuntimeError(std::string(what) +
+                               "(): the event loop is closed; create a new EventLoop (or use aio::run)");
+        if (AIO_UNLIKELY(debug_) && running_ && std::this_thread::get_id() != thread_)
+            throw RuntimeError(std::string(what) +
+                               "() called from a thread other than the loop's; use "
+                               "call_soon_threadsafe() or run_coroutine_threadsafe()");
+    }
+
+    template <class F>
+    Handle schedule_timer(std::int64_t deadline_ns, F&& fn) {
+        check_usable("call_later");
+        detail::CallbackNode* node = detail::make_callback(std::forward<F>(fn));
+        node->add_ref(); // one for the heap, one for the Handle
+        node->timer_heap = &timers_;
+        node->timer_id = timers_.schedule(deadline_ns, &fire_callback_timer, node);
+        return Handle(detail::CallbackRef(node));
+    }
+
+    static void fire_callback_timer(void* arg) {
+        auto* node = static_cast<detail::CallbackNode*>(arg);
+        node->timer_heap = nullptr;
+        detail::tls_running_loop->ready_.push({&run_callback, node}); // the heap's reference moves on
+    }
+
+    static void run_task_step(void* arg) {
+        auto* task = static_cast<detail::PromiseBase*>(arg);
+        EventLoop* loop = task->loop_;
+        loop->current_task_ = task;
+        if (task->state_ == detail::FrameState::created) {
+            task->state_ = detail::FrameState::running;
+            if (task->must_cancel_) { // cancelled before its first step: the body never runs
+                task->must_cancel_ = false;
+                task->cancelled_ = true;
+                try {
+                    throw CancelledError(task->cancel_message());
+                } catch (...) {
+                    task->record_exception();
+                }
+                task->complete();
+                loop->current_task_ = nullptr;
+                return;
+            }
+        }
+        task->resume_point_.resume(); // may finish and free the task: don't touch it after
+        loop->current_task_ = nullptr;
+    }
+
+    void add_fd_callback(int fd, bool reading, detail::CallbackNode* node) {
+        detail::CallbackRef owned(node);
+        check_usable(reading ? "add_reader" : "add_writer");
+        if (fd < 0) throw std::system_error(EBADF, std::system_category(), "cannot watch fd " + std::to_string(fd));
+        if (static_cast<std::size_t>(fd) >= fds_.size()) fds_.resize(static_cast<std::size_t>(fd) + 1);
+        FdEntry& entry = fds_[static_cast<std::size_t>(fd)];
+        const detail::Interest before{entry.reader != nullptr, entry.writer != nullptr};
+        detail::Interest after = before;
+        (reading ? after.read : after.write) = true;
+        poller_.set_interest(fd, before, after);
+        detail::CallbackNode*& slot = reading ? entry.reader : entry.writer;
+        if (slot) {
+            slot->cancelled = true;
+            slot->release();
+        }
+        slot = owned.release_ownership();
+    }
+
+    bool remove_fd_callback(int fd, bool reading) {
+        if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return false;
+        FdEntry& entry = fds_[static_cast<std::size_t>(fd)];
+        detail::CallbackNode*& slot = reading ? entry.reader : entry.writer;
+        if (!slot) return false;
+        const detail::Interest before{entry.reader != nullptr, entry.writer != nullptr};
+        detail::Interest after = before;
+        (reading ? after.read : after.write) = false;
+        try {
+            poller_.set_interest(fd, before, after);
+        } catch (const std::system_error&) {
+            poller_.forget(fd); // the fd was closed under us; nothing left to watch
+        }
+        slot->cancelled = true;
+        slot->release();
+        slot = nullptr;
+        return true;
+    }
+
+    void drain_inbox() {
+        inbox_->take(inbox_batch_);
+        for (detail::CallbackNode* node : inbox_batch_) ready_.push({&run_callback, node});
+        inbox_batch_.clear();
+        if (AIO_UNLIKELY(sigint_target_ != nullptr) && sigint_flag().exchange(false)) {
+            sigint_target_->cancel("interrupted by SIGINT");
+        }
+    }
+
+    void run_item(detail::ReadyItem item) {
+        if (AIO_LIKELY(!debug_)) {
+            item.run(item.arg);
+            return;
+        }
+        const bool is_task = item.run == &run_task_step;
+        const std::string name = is_task ? static_cast<detail::PromiseBase*>(item.arg)->name() : std::string();
+        const auto start = Clock::now();
+        item.run(item.arg);
+        const auto took = Clock::now() - start;
+        if (took > slow_callback_duration)
+            call_exception_handler({fmt::format("executing {} took {:.3f} seconds", is_task ? "a task step" : "a callback",
+                                                std::chrono::duration<double>(took).count()),
+                                    nullptr, name});
+    }
+
+public:
+    /// Set by aio::run's SIGINT handler (async-signal-safe).
+    static std::atomic<bool>& sigint_flag() noexcept {
+        static std::atomic<bool> flag{false};
+        return flag;
+    }
+
+private:
+    bool debug_;
+    bool virtual_time_;
+    bool running_ = false;
+    bool stopping_ = false;
+    bool closed_ = false;
+    std::thread::id thread_;
+    std::int64_t now_ns_ = 0;
+    std::uint64_t task_counter_ = 0;
+    detail::ReadyQueue ready_;
+    detail::TimerHeap timers_;
+    detail::Poller poller_;
+    std::vector<detail::PollEvent> events_;
+    std::vector<FdEntry> fds_;
+    std::shared_ptr<detail::ThreadsafeInbox> inbox_;
+    std::vector<detail::CallbackNode*> inbox_batch_;
+    detail::PromiseBase* tasks_ = nullptr; // pending tasks, newest first
+    detail::PromiseBase* current_task_ = nullptr;
+    detail::PromiseBase* sigint_target_ = nullptr;
+    std::shared_ptr<Executor> default_executor_;
+    std::function<void(EventLoop&, const ExceptionContext&)> exception_handler_;
+
+    template <class T>
+    friend class Task;
+    friend class detail::PromiseBase;
+};
+
+// --- EventLoop members ----------------------------------------------------------------------
+
+inline void EventLoop::run_once() {
+    int timeout_ms = -1;
+    if (!ready_.empty() || stopping_) {
+        timeout_ms = 0;
+    } else if (!timers_.empty()) {
+        if (virtual_time_) {
+            timeout_ms = 0;
+        } else {
+            const std::int64_t wait_ns = timers_.next_deadline() - real_now_ns();
+            timeout_ms = wait_ns <= 0 ? 0 : static_cast<int>(std::min<std::int64_t>((wait_ns + 999'999) / 1'000'000, 24 * 3600 * 1000));
+        }
+    }
+    poller_.wait(timeout_ms, events_);
+    if (!virtual_time_) now_ns_ = real_now_ns();
+
+    const int inbox_fd = inbox_->wake_fd();
+    for (const detail::PollEvent& ev : events_) {
+        if (ev.fd == inbox_fd) {
+            drain_inbox();
+            continue;
+        }
+        if (static_cast<std::size_t>(ev.fd) >= fds_.size()) continue;
+        const FdEntry& entry = fds_[static_cast<std::size_t>(ev.fd)];
+        if (ev.readable && entry.reader) {
+            entry.reader->add_ref();
+            ready_.push({&run_callback, entry.reader});
+        }
+        if (ev.writable && entry.writer) {
+            entry.writer->add_ref();
+            ready_.push({&run_callback, entry.writer});
+        }
+    }
+
+    if (virtual_time_ && ready_.empty() && events_.empty() && !stopping_ && !timers_.empty())
+        now_ns_ = std::max(now_ns_, timers_.next_deadline()); // idle: jump to the next deadline
+
+    timers_.pop_due(now_ns_, [](detail::TimerHeap::Fire fire, void* arg) { fire(arg); });
+
+    // Only what is ready now: callbacks scheduled by these run on the next iteration.
+    for (std::size_t n = ready_.size(); n > 0; --n) run_item(ready_.pop());
+}
+
+inline Executor& EventLoop::default_executor() {
+    if (!default_executor_) default_executor_ = std::make_shared<ThreadPool>();
+    return *default_executor_;
+}
+
+inline void EventLoop::on_task_finished(detail::PromiseBase& task) noexcept {
+    if (task.prev_task_) task.prev_task_->next_task_ = task.next_task_;
+    else
+        tasks_ = task.next_task_;
+    if (task.next_task_) task.next_task_->prev_task_ = task.prev_task_;
+    task.prev_task_ = task.next_task_ = nullptr;
+    if (sigint_target_ == &task) sigint_target_ = nullptr;
+    task.release(); // the loop's reference; may free the frame
+}
+
+inline void EventLoop::close() {
+    if (running_) throw RuntimeError("cannot close a running event loop; call stop() and let it return first");
+    if (closed_) return;
+    closed_ = true;
+    inbox_->close();
+
+    // Pending tasks: disarm whatever they wait on, report them, and drop the loop's reference.
+    std::vector<detail::PromiseBase*> pending;
+    for (detail::PromiseBase* t = tasks_; t; t = t->next_task_) pending.push_back(t);
+    for (detail::PromiseBase* t : pending) {
+        if (t->wait_) std::exchange(t->wait_, nullptr)->detach();
+        call_exception_handler({"Task was destroyed but it is pending: the loop closed before it finished "
+                                "(await it, or let aio::run cancel it)",
+                                nullptr, t->name()});
+    }
+    tasks_ = nullptr;
+    for (detail::PromiseBase* t : pending) {
+        t->prev_task_ = t->next_task_ = nullptr;
+        t->state_ = detail::FrameState::finished; // never resumed again
+        t->cancelled_ = true;
+        t->exception_retrieved_ = true;
+    }
+
+    while (!ready_.empty()) {
+        const detail::ReadyItem item = ready_.pop();
+        if (item.run == &run_callback) static_cast<detail::CallbackNode*>(item.arg)->release();
+    }
+    timers_.clear([](detail::TimerHeap::Fire fire, void* arg) {
+        if (fire == &fire_callback_timer) {
+            auto* node = static_cast<detail::CallbackNode*>(arg);
+            node->timer_heap = nullptr;
+            node->release();
+        }
+    });
+    for (std::size_t fd = 0; fd < fds_.size(); ++fd) {
+        for (detail::CallbackNode* node : {fds_[fd].reader, fds_[fd].writer}) {
+            if (!node) continue;
+            node->cancelled = true;
+            node->release();
+        }
+        if (fds_[fd].reader || fds_[fd].writer) poller_.forget(static_cast<int>(fd));
+    }
+    fds_.clear();
+
+    // Frames go last: their destructors may drop handles to other tasks.
+    for (detail::PromiseBase* t : pending) {
+        t->loop_ = nullptr;
+        t->release();
+    }
+    shutdown_default_executor();
+    if (detail::tls_current_loop == this) detail::tls_current_loop = nullptr;
+}
+
+// --- PromiseBase members that need the loop ---------------------------------------------------
+
+namespace detail {
+
+inline bool PromiseBase::cancel(std::string message) {
+    if (!is_task_) {
+        if (state_ == FrameState::finished) return false;
+        if (state_ == FrameState::running)
+            throw InvalidStateError("cannot cancel a coroutine that is being awaited inline; cancel the "
+                                    "task that awaits it, or start it with aio::create_task()");
+        // Never started: it finishes as cancelled without running.
+        cancel_message_ = std::move(message);
+        try {
+            throw CancelledError(cancel_message_);
+        } catch (...) {
+            record_exception();
+        }
+        state_ = FrameState::finished;
+        wake_waiters();
+        return true;
+    }
+    if (state_ == FrameState::finished) return false;
+    ++cancel_requests_;
+    cancel_message_ = std::move(message);
+    if (wait_) {
+        Wait* wait = wait_;
+        if (wait->on_cancel(cancel_message_)) return true; // the wait delivers the outcome
+        wait_ = nullptr;
+        loop_->schedule(*this);
+    }
+    must_cancel_ = true;
+    return true;
+}
+
+inline std::coroutine_handle<> PromiseBase::complete() noexcept {
+    state_ = FrameState::finished;
+    wake_waiters();
+    schedule_done_callbacks();
+    if (is_task_) {
+        loop_->on_task_finished(*this); // may free this frame
+        return std::noop_coroutine();
+    }
+    if (inline_start_) return std::noop_coroutine(); // back into the awaiter's await_suspend
+    if (continuation_) return continuation_;
+    return std::noop_coroutine();
+}
+
+inline void PromiseBase::add_done_callback(DoneCallbackNode* node) {
+    if (state_ != FrameState::finished) {
+        done_callbacks_.push_back(node);
+        return;
+    }
+    EventLoop* loop = owner_loop();
+    if (!loop || loop->is_closed()) {
+        node->release();
+        throw RuntimeError("add_done_callback() on a task whose event loop is gone");
+    }
+    node->bind(*this);
+    loop->push_ready({&EventLoop::run_callback, node});
+}
+
+inline void PromiseBase::schedule_done_callbacks() noexcept {
+    if (done_callbacks_.empty()) return;
+    EventLoop* loop = owner_loop();
+    for (DoneCallbackNode* node : done_callbacks_) {
+        node->bind(*this);
+        loop->push_ready({&EventLoop::run_callback, node});
+    }
+    done_callbacks_.clear();
+}
+
+inline PromiseBase::~PromiseBase() {
+    for (DoneCallbackNode* node : done_callbacks_) node->release();
+    if (is_task_ && exception_ && !exception_retrieved_ && !cancelled_ && loop_ && !loop_->is_closed())
+        loop_->call_exception_handler({"Task exception was never retrieved (await the task or call result())",
+                                       exception_, name()});
+}
+
+} // namespace detail
+} // namespace aio
+
+#include <aio/task.hpp>
+#include <aio/to_thread.hpp>

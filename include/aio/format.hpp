@@ -1,0 +1,99 @@
+// fmt::formatter specialisations for aio::Task, aio::TaskRef and aio's exception types (SPEC §9).
+//   fmt::format("{}", task)  ->  <Task pending name='Task-1'>
+//                                <Task finished name='Task-1' result=42>
+//                                <Task finished name='Task-1' exception=boom>
+//                                <Task cancelled name='Task-1'>
+#pragma once
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include <fmt/core.h>
+
+#include <aio/errors.hpp>
+#include <aio/event_loop.hpp>
+#include <aio/task.hpp>
+
+namespace aio::detail {
+
+template <class T>
+std::string describe_task(const Task<T>& task) {
+    if (!task.valid()) return "<Task empty>";
+    detail::PromiseBase& frame = *task.frame_pointer();
+    const std::string name = frame.name();
+    if (!frame.done()) return fmt::format("<Task pending name='{}'>", name);
+    if (frame.is_cancelled()) return fmt::format("<Task cancelled name='{}'>", name);
+    if (frame.has_exception()) {
+        return fmt::format("<Task finished name='{}' exception={}>", name, describe(frame.take_exception()));
+    }
+    if constexpr (!std::is_void_v<T>) {
+        if constexpr (fmt::is_formattable<std::remove_cvref_t<T>>::value)
+            return fmt::format("<Task finished name='{}' result={}>", name, task.result());
+    }
+    return fmt::format("<Task finished name='{}'>", name);
+}
+
+/// Formats the text a describe function returns; takes no format spec.
+struct TextFormatter {
+    constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
+    template <class Context>
+    auto write(std::string_view text, Context& ctx) const {
+        // NOTE: not fmt::format_to(ctx.out(), ...): with Debian's g++-built libfmt 9, clang++
+        // mangles the vformat_to it calls differently and the link fails.
+        return std::copy(text.begin(), text.end(), ctx.out());
+    }
+};
+
+} // namespace aio::detail
+
+template <class T>
+struct fmt::formatter<aio::Task<T>> : aio::detail::TextFormatter {
+    template <class Context>
+    auto format(const aio::Task<T>& task, Context& ctx) const {
+        return write(aio::detail::describe_task(task), ctx);
+    }
+};
+
+template <>
+struct fmt::formatter<aio::TaskRef> : aio::detail::TextFormatter {
+    template <class Context>
+    auto format(const aio::TaskRef& task, Context& ctx) const {
+        std::string text;
+        if (!task.valid())
+            text = "<Task empty>";
+        else if (!task.done())
+            text = fmt::format("<Task pending name='{}'>", task.get_name());
+        else if (task.cancelled())
+            text = fmt::format("<Task cancelled name='{}'>", task.get_name());
+        else
+            text = fmt::format("<Task finished name='{}'>", task.get_name());
+        return write(text, ctx);
+    }
+};
+
+/// aio::CancelledError, which is not a std::exception.
+template <>
+struct fmt::formatter<aio::CancelledError> : aio::detail::TextFormatter {
+    template <class Context>
+    auto format(const aio::CancelledError& e, Context& ctx) const {
+        const std::string text = e.message().empty() ? "CancelledError()" : fmt::format("CancelledError('{}')", e.message());
+        return write(text, ctx);
+    }
+};
+
+#define AIO_DETAIL_EXCEPTION_FORMATTER(Type)                                                          \
+    template <>                                                                                       \
+    struct fmt::formatter<aio::Type> : aio::detail::TextFormatter {                            \
+        template <class Context>                                                                      \
+        auto format(const aio::Type& e, Context& ctx) const {                                         \
+            return write(fmt::format(#Type ": {}", e.what()), ctx); \
+        }                                                                                             \
+    };
+AIO_DETAIL_EXCEPTION_FORMATTER(RuntimeError)
+AIO_DETAIL_EXCEPTION_FORMATTER(InvalidStateError)
+AIO_DETAIL_EXCEPTION_FORMATTER(ValueError)
+AIO_DETAIL_EXCEPTION_FORMATTER(TimeoutError)
+AIO_DETAIL_EXCEPTION_FORMATTER(ExceptionGroup)
+#undef AIO_DETAIL_EXCEPTION_FORMATTER

@@ -1,0 +1,208 @@
+// aio::run, aio::create_task, the thread's current loop, current_task / all_tasks (SPEC §2-3).
+#pragma once
+
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#elif defined(__APPLE__)
+#include <pthread.h>
+#endif
+
+#include <aio/event_loop.hpp>
+#include <aio/task.hpp>
+
+namespace aio {
+
+/// Options for aio::run(); the same fields as LoopOptions.
+struct RunOptions {
+    bool debug = false;
+    bool virtual_time = false;
+};
+
+/// The loop running on the calling thread. Throws aio::RuntimeError ("no running event loop")
+/// outside a running loop.
+inline EventLoop& get_running_loop() {
+    if (EventLoop* loop = detail::tls_running_loop) return *loop;
+    throw RuntimeError("no running event loop: call this from a task, or start one with aio::run()");
+}
+
+/// Sets the calling thread's current loop (nullptr for none), as asyncio.set_event_loop.
+inline void set_event_loop(EventLoop* loop) noexcept { detail::tls_current_loop = loop; }
+
+/// The calling thread's current loop: the running one, else the one set; nullptr when none.
+inline EventLoop* get_event_loop() noexcept {
+    return detail::tls_running_loop ? detail::tls_running_loop : detail::tls_current_loop;
+}
+
+/// Schedules `task` on the running loop (see EventLoop::create_task): it starts on a later
+/// iteration, never inside this call, and the loop keeps it alive until it finishes.
+/// Throws aio::RuntimeError when no loop is running.
+template <class T>
+Task<T> create_task(Task<T> task, std::string name = {}) {
+    return get_running_loop().create_task(std::move(task), std::move(name));
+}
+
+/// The task running on this thread's loop, or an empty TaskRef outside tasks.
+inline TaskRef current_task() {
+    EventLoop* loop = detail::tls_running_loop;
+    if (!loop || !loop->current_task()) return {};
+    return TaskRef(loop->current_task());
+}
+
+/// The pending tasks of `loop` (default: the running loop; empty when none).
+inline std::vector<TaskRef> all_tasks(EventLoop* loop = nullptr) {
+    std::vector<TaskRef> tasks;
+    if (!loop) loop = detail::tls_running_loop;
+    if (loop) loop->for_each_pending_task([&](detail::PromiseBase& t) { tasks.emplace_back(&t); });
+    return tasks;
+}
+
+namespace detail {
+
+inline bool on_main_thread() noexcept {
+#if defined(__linux__)
+    return ::getpid() == static_cast<pid_t>(::syscall(SYS_gettid));
+#elif defined(__APPLE__)
+    return pthread_main_np() != 0;
+#else
+    return false;
+#endif
+}
+
+/// While aio::run runs on the main thread with SIGINT at its default disposition, SIGINT
+/// cancels the main task (asyncio >= 3.11); a second SIGINT kills the process at once. After
+/// the run, an interrupted program re-raises SIGINT with the default disposition, so it exits
+/// the way a Ctrl-C'ed program should (status 130 in a shell).
+class SigintGuard {
+public:
+    SigintGuard(EventLoop& loop, PromiseBase& main) {
+        struct sigaction current {};
+        if (!on_main_thread() || ::sigaction(SIGINT, nullptr, &current) != 0) return;
+        if ((current.sa_flags & SA_SIGINFO) || current.sa_handler != SIG_DFL) return;
+        struct sigaction ours {};
+        ours.sa_handler = &on_sigint;
+        sigemptyset(&ours.sa_mask);
+        inbox() = loop.inbox().get();
+        count() = 0;
+        EventLoop::sigint_flag() = false;
+        if (::sigaction(SIGINT, &ours, &previous_) != 0) return;
+        installed_ = true;
+        loop.set_sigint_target(&main);
+    }
+    SigintGuard(const SigintGuard&) = delete;
+    SigintGuard& operator=(const SigintGuard&) = delete;
+    ~SigintGuard() { restore(); }
+
+    void restore() noexcept {
+        if (!installed_) return;
+        ::sigaction(SIGINT, &previous_, nullptr);
+        inbox() = nullptr;
+        installed_ = false;
+    }
+
+    /// Ends the process by SIGINT if one arrived during the run.
+    void reraise_if_interrupted() noexcept {
+        if (!installed_ || count() == 0) return;
+        restore();
+        std::signal(SIGINT, SIG_DFL);
+        ::raise(SIGINT);
+    }
+
+private:
+    static std::atomic<ThreadsafeInbox*>& inbox() noexcept {
+        static std::atomic<ThreadsafeInbox*> value{nullptr};
+        return value;
+    }
+    static std::atomic<int>& count() noexcept {
+        static std::atomic<int> value{0};
+        return value;
+    }
+    static void on_sigint(int) {
+        if (count().fetch_add(1) > 0) { // second Ctrl-C: stop waiting for cleanup
+            std::signal(SIGINT, SIG_DFL);
+            ::raise(SIGINT);
+            return;
+        }
+        EventLoop::sigint_flag() = true;
+        if (ThreadsafeInbox* in = inbox().load()) in->wake();
+    }
+
+    struct sigaction previous_ {};
+    bool installed_ = false;
+};
+
+/// Cancels every pending task and runs the loop until they have finished, reporting any that
+/// failed with something other than cancellation. Tasks started meanwhile are cancelled too.
+inline void cancel_all_tasks(EventLoop& loop) {
+    while (loop.has_pending_tasks()) {
+        std::vector<TaskRef> pending = all_tasks(&loop);
+        for (TaskRef& t : pending) t.cancel();
+        loop.run_while_tasks_pending();
+        for (TaskRef& t : pending) {
+            if (t.done() && !t.cancelled() && t.frame_pointer()->has_exception())
+                loop.call_exception_handler({"unhandled exception during aio::run() shutdown",
+                                             t.exception(), t.get_name()});
+        }
+    }
+}
+
+inline bool debug_from_environment() noexcept {
+    const char* value = std::getenv("AIO_DEBUG");
+    return value && *value && std::strcmp(value, "0") != 0;
+}
+
+} // namespace detail
+
+/// Runs `main` on a new event loop and returns its result or rethrows its exception
+/// (asyncio.run). Afterwards it cancels every task still pending and waits for them, shuts
+/// the default executor down, closes the loop and restores the thread's previous current loop.
+/// SIGINT cancels `main` (then ends the process by SIGINT once cleanup is done).
+/// Throws aio::RuntimeError when called while a loop is running on this thread.
+template <class T>
+T run(Task<T> main, RunOptions options = {}) {
+    if (detail::tls_running_loop)
+        throw RuntimeError("aio::run() cannot be called from a running event loop; inside a task, "
+                           "co_await the coroutine (or aio::create_task it) instead");
+    detail::frame_of(main.frame_pointer(), "aio::run()");
+    EventLoop* const previous = detail::tls_current_loop;
+    EventLoop loop(LoopOptions{options.debug || detail::debug_from_environment(), options.virtual_time});
+    detail::tls_current_loop = &loop;
+    (void)loop.create_task(main);
+    detail::SigintGuard sigint(loop, *main.frame_pointer());
+
+    auto finish = [&]() noexcept {
+        try {
+            detail::cancel_all_tasks(loop);
+        } catch (...) {
+            loop.call_exception_handler({"error while cancelling tasks in aio::run()", std::current_exception(), {}});
+        }
+        loop.shutdown_default_executor();
+        loop.close();
+        detail::tls_current_loop = previous;
+        sigint.reraise_if_interrupted();
+    };
+    try {
+        if constexpr (std::is_void_v<T>) {
+            loop.run_until_complete(std::move(main));
+            finish();
+        } else {
+            T result = loop.run_until_complete(std::move(main));
+            finish();
+            return static_cast<T>(result);
+        }
+    } catch (...) {
+        finish();
+        throw;
+    }
+}
+
+} // namespace aio

@@ -1,0 +1,358 @@
+// aio::Task<T> — the lazy coroutine type (SPEC §3): the promise and its result storage, the
+// final awaiter, and the awaiter that either runs a lazy coroutine inline or waits for a
+// started task.
+#pragma once
+
+#include <concepts>
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include <aio/detail/promise_base.hpp>
+#include <aio/errors.hpp>
+#include <aio/event_loop.hpp>
+
+namespace aio {
+
+template <class T>
+class Task;
+
+namespace detail {
+
+struct FinalAwaiter {
+    bool await_ready() noexcept { return false; }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+        return h.promise().complete();
+    }
+    void await_resume() noexcept {}
+};
+
+template <class T>
+class ResultStorage {
+public:
+    template <class U>
+        requires std::constructible_from<T, U&&>
+    void return_value(U&& value) {
+        value_.emplace(std::forward<U>(value));
+    }
+    T& stored() noexcept { return *value_; }
+
+private:
+    std::optional<T> value_;
+};
+
+template <class T>
+class ResultStorage<T&> {
+public:
+    void return_value(T& value) noexcept { value_ = &value; }
+    T& stored() noexcept { return *value_; }
+
+private:
+    T* value_ = nullptr;
+};
+
+template <>
+class ResultStorage<void> {
+public:
+    void return_void() noexcept {}
+};
+
+template <class T>
+class Promise final : public PromiseBase, public ResultStorage<T> {
+public:
+    inline Task<T> get_return_object() noexcept;
+    std::suspend_always initial_suspend() noexcept { return {}; }
+    FinalAwaiter final_suspend() noexcept { return {}; }
+    void unhandled_exception() noexcept { record_exception(); }
+
+    /// The outcome: rethrows the exception, else the value — moved out when `Move`.
+    template <bool Move>
+    decltype(auto) outcome() {
+        if (has_exception()) std::rethrow_exception(take_exception());
+        exception_retrieved_ = true;
+        if constexpr (std::is_void_v<T>) {
+            return;
+        } else if constexpr (std::is_reference_v<T>) {
+            return static_cast<T>(this->stored());
+        } else if constexpr (Move) {
+            return T(std::move(this->stored()));
+        } else {
+            return static_cast<T&>(this->stored());
+        }
+    }
+};
+
+inline PromiseBase& frame_of(PromiseBase* p, const char* what) {
+    if (AIO_UNLIKELY(!p))
+        throw InvalidStateError(std::string(what) +
+                                " on an empty aio::Task (default-constructed or moved from); use the Task "
+                                "that calling a coroutine returns");
+    return *p;
+}
+
+} // namespace detail
+
+/// A type-erased, copyable handle to any task (what current_task() and all_tasks() return).
+/// An empty TaskRef (`!valid()`) refers to nothing; its members throw aio::InvalidStateError.
+class TaskRef {
+public:
+    TaskRef() noexcept = default;
+    /// Shares the frame (adds a reference).
+    explicit TaskRef(detail::PromiseBase* frame) noexcept : p_(frame) {
+        if (p_) p_->add_ref();
+    }
+    TaskRef(const TaskRef& other) noexcept : TaskRef(other.p_) {}
+    TaskRef(TaskRef&& other) noexcept : p_(std::exchange(other.p_, nullptr)) {}
+    TaskRef& operator=(TaskRef other) noexcept {
+        std::swap(p_, other.p_);
+        return *this;
+    }
+    ~TaskRef() {
+        if (p_) p_->release();
+    }
+
+    bool valid() const noexcept { return p_ != nullptr; }
+    explicit operator bool() const noexcept { return valid(); }
+
+    /// True once the task returned, threw or was cancelled.
+    bool done() const { return frame("done()").done(); }
+    /// True if the task finished by CancelledError.
+    bool cancelled() const { return frame("cancelled()").done() && p_->is_cancelled(); }
+    /// Requests cancellation: CancelledError(msg) is delivered at the task's current (or next)
+    /// suspension point, and whatever it awaits is cancelled too. Returns false if already done.
+    bool cancel(std::string message = {}) { return frame("cancel()").cancel(std::move(message)); }
+    /// Number of pending cancellation requests.
+    int cancelling() const { return frame("cancelling()").cancelling(); }
+    /// Decrements cancelling(); at 0 a cancellation not yet delivered is withdrawn.
+    int uncancel() { return frame("uncancel()").uncancel(); }
+
+    /// The exception the task raised, or nullptr if it returned. Throws aio::InvalidStateError
+    /// when not done and CancelledError when cancelled (as asyncio).
+    std::exception_ptr exception() const {
+        detail::PromiseBase& f = frame("exception()");
+        if (!f.done()) throw InvalidStateError("exception() called on a task that is not done; co_await it first");
+        std::exception_ptr error = f.take_exception();
+        if (f.is_cancelled()) std::rethrow_exception(error);
+        return error;
+    }
+
+    /// "Task-N" unless set_name() or create_task() gave a name.
+    std::string get_name() const { return frame("get_name()").name(); }
+    void set_name(std::string name) { frame("set_name()").set_name(std::move(name)); }
+
+    /// Schedules `fn(TaskRef)` (or `fn()`) on the loop once the task is done, at once if it is.
+    template <class F>
+    void add_done_callback(F fn) {
+        add_typed_done_callback<TaskRef>(std::move(fn));
+    }
+
+    friend bool operator==(const TaskRef& a, const TaskRef& b) noexcept { return a.p_ == b.p_; }
+
+    detail::PromiseBase* frame_pointer() const noexcept { return p_; }
+
+protected:
+    detail::PromiseBase& frame(const char* what) const { return detail::frame_of(p_, what); }
+
+    template <class Handle, class F>
+    void add_typed_done_callback(F fn) {
+        class Node final : public detail::DoneCallbackNode {
+        public:
+            explicit Node(F f) : fn_(std::move(f)) {}
+            void invoke() override {
+                if constexpr (std::is_invocable_v<F&, Handle&>) {
+                    Handle handle = Handle::from_frame(finished_);
+                    fn_(handle);
+                } else {
+                    fn_();
+                }
+            }
+
+        private:
+            F fn_;
+        };
+        static_assert(std::is_invocable_v<F&, Handle&> || std::is_invocable_v<F&>,
+                      "a done callback takes the task handle, or nothing");
+        frame("add_done_callback()").add_done_callback(new Node(std::move(fn)));
+    }
+
+    detail::PromiseBase* p_ = nullptr;
+
+public:
+    static TaskRef from_frame(detail::PromiseBase* frame) noexcept { return TaskRef(frame); }
+};
+
+namespace detail {
+
+/// `co_await task`: a lazy coroutine runs inline in the awaiting task (no trip through the
+/// ready queue); a started task is waited for. Sequential awaits of coroutines that finish
+/// without suspending use constant stack: the child runs inside await_suspend and, when it
+/// finishes there, await_suspend returns false instead of resuming through a chain of
+/// symmetric transfers (clang 14 at -O0 does not always make those tail calls).
+template <class T, bool Move>
+class TaskAwaiter final : public Wait, private Waiter {
+public:
+    explicit TaskAwaiter(Task<T> task) noexcept : task_(std::move(task)) {}
+    TaskAwaiter(const TaskAwaiter&) = delete;
+    TaskAwaiter& operator=(const TaskAwaiter&) = delete;
+    ~TaskAwaiter() { Waiter::unlink(); }
+
+    bool await_ready() {
+        if (AIO_UNLIKELY(!task_.valid()))
+            throw InvalidStateError("co_await on an empty aio::Task (default-constructed or moved from); "
+                                    "await the Task that calling a coroutine returns");
+        return task_.promise().done();
+    }
+
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        Promise<T>& child = task_.promise();
+        PromiseBase& task = running_task(h);
+        if (!child.started() && !child.is_task()) {
+            child.state_ = FrameState::running;
+            child.task_ = &task;
+            child.continuation_ = h;
+            child.inline_start_ = true;
+            child.self_.resume();
+            child.inline_start_ = false;
+            return !child.done(); // finished already: continue without suspending
+        }
+        if (AIO_UNLIKELY(child.owner_loop() != task.loop_))
+            throw RuntimeError("awaited a task that is attached to a different event loop; use "
+                               "aio::run_coroutine_threadsafe() to hand work to another loop's thread");
+        if (AIO_UNLIKELY(&child == &task))
+            throw RuntimeError("a task cannot await itself");
+        waiting_ = &task;
+        if (task.cancel_pending()) return false; // await_resume delivers it
+        on_done = &wake;
+        child.add_waiter(*this);
+        task.wait_ = this;
+        task.resume_point_ = h;
+        return true;
+    }
+
+    decltype(auto) await_resume() {
+        if (waiting_) waiting_->throw_if_cancelled();
+        return task_.promise().template outcome<Move>();
+    }
+
+    bool on_cancel(const std::string& message) override {
+        PromiseBase& child = task_.promise();
+        if (child.is_task() && child.cancel(message)) return true; // we wake when it has finished
+        Waiter::unlink();
+        return false;
+    }
+    void detach() noexcept override { Waiter::unlink(); }
+
+private:
+    static void wake(Waiter* waiter) {
+        auto* self = static_cast<TaskAwaiter*>(waiter);
+        self->waiting_->wait_ = nullptr;
+        self->waiting_->loop_->schedule(*self->waiting_);
+    }
+
+    Task<T> task_;
+    PromiseBase* waiting_ = nullptr;
+};
+
+} // namespace detail
+
+/// A lazy coroutine: calling a function returning Task<T> runs nothing until the Task is
+/// awaited (it then runs inline in the awaiter) or given to create_task (it then runs as a task
+/// the loop owns). Copies refer to the same coroutine; any number of tasks may co_await a
+/// started task and each gets its result. `co_await std::move(t)` moves the result out, so
+/// move-only T works. Use from the loop's thread only.
+template <class T = void>
+class [[nodiscard]] Task : public TaskRef {
+public:
+    using promise_type = detail::Promise<T>;
+    using value_type = T;
+
+    Task() noexcept = default;
+
+    /// The result: rethrows the task's exception (CancelledError if cancelled).
+    /// Throws aio::InvalidStateError when the task is not done.
+    decltype(auto) result() const& {
+        check_done();
+        return promise().template outcome<false>();
+    }
+    decltype(auto) result() && {
+        check_done();
+        return promise().template outcome<true>();
+    }
+
+    /// Schedules `fn(Task<T>&)` (or `fn()`) once the task is done, at once if it is.
+    template <class F>
+    void add_done_callback(F fn) {
+        this->template add_typed_done_callback<Task>(std::move(fn));
+    }
+
+    auto operator co_await() const& noexcept { return detail::TaskAwaiter<T, false>(*this); }
+    auto operator co_await() && noexcept { return detail::TaskAwaiter<T, true>(std::move(*this)); }
+
+    promise_type& promise() const noexcept { return static_cast<promise_type&>(*p_); }
+
+    static Task from_frame(detail::PromiseBase* frame) noexcept { return Task(frame); }
+
+private:
+    explicit Task(detail::PromiseBase* frame) noexcept : TaskRef(frame) {}
+    void check_done() const {
+        if (!frame("result()").done())
+            throw InvalidStateError("result() called on a task that is not done yet; co_await the task instead");
+    }
+
+    friend class detail::Promise<T>;
+};
+
+template <class T>
+inline Task<T> detail::Promise<T>::get_return_object() noexcept {
+    self_ = std::coroutine_handle<Promise>::from_promise(*this);
+    return Task<T>(this);
+}
+
+// --- EventLoop members that need Task ----------------------------------------------------------
+
+template <class T>
+Task<T> EventLoop::create_task(Task<T> task, std::string name) {
+    check_usable("create_task");
+    detail::PromiseBase& frame = detail::frame_of(task.frame_pointer(), "create_task()");
+    if (frame.is_task() || frame.started())
+        throw RuntimeError("create_task(): this Task has already started (scheduled or awaited before); "
+                           "call the coroutine function again for a fresh one");
+    frame.is_task_ = true;
+    frame.task_ = &frame;
+    frame.loop_ = this;
+    frame.id_ = ++task_counter_;
+    if (!name.empty()) frame.set_name(std::move(name));
+    frame.resume_point_ = frame.self_;
+    frame.add_ref(); // the loop owns the task until it finishes
+    frame.next_task_ = tasks_;
+    if (tasks_) tasks_->prev_task_ = &frame;
+    tasks_ = &frame;
+    schedule(frame);
+    return task;
+}
+
+template <class T>
+T EventLoop::run_until_complete(Task<T> task) {
+    RunningScope scope(*this);
+    detail::PromiseBase& frame = detail::frame_of(task.frame_pointer(), "run_until_complete()");
+    if (!frame.is_task() && !frame.done()) {
+        if (frame.started())
+            throw RuntimeError("run_until_complete(): this coroutine is already running inside another task");
+        (void)create_task(task);
+    } else if (frame.is_task() && !frame.done() && frame.owner_loop() != this) {
+        throw RuntimeError("run_until_complete(): the task is attached to a different event loop");
+    }
+    while (!frame.done()) {
+        run_once();
+        if (stopping_) break;
+    }
+    if (!frame.done()) throw RuntimeError("the event loop stopped before the task completed");
+    return std::move(task).result();
+}
+
+} // namespace aio
