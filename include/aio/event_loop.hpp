@@ -80,6 +80,7 @@ public:
         : debug_(options.debug), virtual_time_(options.virtual_time),
           inbox_(std::make_shared<detail::ThreadsafeInbox>()) {
         now_ns_ = real_now_ns();
+        now_fresh_ = virtual_time_;
         poller_.set_interest(inbox_->wake_fd(), {}, {true, false});
     }
     EventLoop(const EventLoop&) = delete;
@@ -110,10 +111,10 @@ public:
 
     /// Asks run_forever() to return after the current iteration. Callable from any thread.
     void stop() {
-        if (running_ && std::this_thread::get_id() != thread_)
-            call_soon_threadsafe([this] { stopping_ = true; });
-        else
+        if (thread_.load(std::memory_order_relaxed) == std::this_thread::get_id() || !running_on_some_thread())
             stopping_ = true;
+        else
+            call_soon_threadsafe([this] { stopping_ = true; });
     }
 
     bool is_running() const noexcept { return running_; }
@@ -124,9 +125,9 @@ public:
     /// Throws aio::RuntimeError while the loop is running.
     inline void close();
 
-    /// The loop's notion of now, read once per iteration.
+    /// The loop's notion of now, read once per iteration (on first use).
     Clock::time_point time() const noexcept {
-        return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(now_ns_)));
+        return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(now_ns())));
     }
 
     // --- callbacks -------------------------------------------------------------------------
@@ -137,14 +138,14 @@ public:
         check_usable("call_soon");
         detail::CallbackNode* node = detail::make_callback(std::forward<F>(fn));
         node->add_ref(); // one for the queue, one for the Handle
-        ready_.push({&run_callback, node});
+        ready_.push({detail::ReadyItem::callback, node});
         return Handle(detail::CallbackRef(node));
     }
 
     /// Runs `fn()` once `delay` has passed (a negative delay is due at once).
     template <class F>
     Handle call_later(Clock::duration delay, F&& fn) {
-        return schedule_timer(now_ns_ + std::chrono::duration_cast<std::chrono::nanoseconds>(delay).count(),
+        return schedule_timer(now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(delay).count(),
                               std::forward<F>(fn));
     }
 
@@ -233,7 +234,7 @@ public:
             std::string line = "aio: " + context.message;
             if (!context.task_name.empty()) line += " [task " + context.task_name + "]";
             if (context.exception) line += ": " + detail::describe(context.exception);
-            fmt::print(stderr, "{}\n", line);
+            fmt::print(stderr, fmt::runtime("{}\n"), line);
         } catch (...) {
         }
     }
@@ -245,9 +246,15 @@ public:
 
     // --- internal: used by aio's awaitables and tasks ------------------------------------------
 
-    std::int64_t now_ns() const noexcept { return now_ns_; }
+    std::int64_t now_ns() const noexcept {
+        if (!now_fresh_) {
+            now_ns_ = real_now_ns();
+            now_fresh_ = true; // until the next iteration; the test clock is always fresh
+        }
+        return now_ns_;
+    }
     detail::TimerHeap& timers() noexcept { return timers_; }
-    void schedule(detail::PromiseBase& task) { ready_.push({&run_task_step, &task}); }
+    void schedule(detail::PromiseBase& task) { ready_.push({detail::ReadyItem::task_step, &task}); }
     detail::PromiseBase* current_task() const noexcept { return current_task_; }
     const std::shared_ptr<detail::ThreadsafeInbox>& inbox() const noexcept { return inbox_; }
     inline Executor& default_executor();
@@ -298,12 +305,13 @@ private:
                 throw RuntimeError("cannot run an event loop while another loop is running in this "
                                    "thread; await the work from the running loop instead");
             loop.running_ = true;
-            loop.thread_ = std::this_thread::get_id();
+            loop.thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
             detail::tls_running_loop = &loop;
             detail::tls_current_loop = &loop;
         }
         ~RunningScope() {
             loop_.running_ = false;
+            loop_.thread_.store(std::thread::id(), std::memory_order_relaxed);
             loop_.stopping_ = false;
             detail::tls_running_loop = nullptr;
             detail::tls_current_loop = previous_current_;
@@ -316,6 +324,11 @@ private:
         EventLoop* previous_current_;
     };
 
+    // Set while run_forever / run_until_complete runs; read by stop() from other threads.
+    bool running_on_some_thread() const noexcept {
+        return thread_.load(std::memory_order_relaxed) != std::thread::id();
+    }
+
     static std::int64_t real_now_ns() noexcept {
         return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
     }
@@ -324,7 +337,8 @@ private:
         if (AIO_UNLIKELY(closed_))
             throw RuntimeError(std::string(what) +
                                "(): the event loop is closed; create a new EventLoop (or use aio::run)");
-        if (AIO_UNLIKELY(debug_) && running_ && std::this_thread::get_id() != thread_)
+        if (AIO_UNLIKELY(debug_) && running_on_some_thread() &&
+            std::this_thread::get_id() != thread_.load(std::memory_order_relaxed))
             throw RuntimeError(std::string(what) +
                                "() called from a thread other than the loop's; use "
                                "call_soon_threadsafe() or run_coroutine_threadsafe()");
@@ -343,28 +357,33 @@ private:
     static void fire_callback_timer(void* arg) {
         auto* node = static_cast<detail::CallbackNode*>(arg);
         node->timer_heap = nullptr;
-        detail::tls_running_loop->ready_.push({&run_callback, node}); // the heap's reference moves on
+        detail::tls_running_loop->ready_.push({detail::ReadyItem::callback, node}); // the heap's reference moves on
+    }
+
+    // A task's first step: a task cancelled before it started finishes without running.
+    static void run_task_first_step(void* arg) {
+        auto* task = static_cast<detail::PromiseBase*>(arg);
+        EventLoop* loop = task->loop_;
+        task->state_ = detail::FrameState::running;
+        if (task->must_cancel_) {
+            task->must_cancel_ = false;
+            try {
+                throw CancelledError(task->cancel_message());
+            } catch (...) {
+                task->record_exception();
+            }
+            loop->current_task_ = task;
+            task->complete(); // may free the task
+            loop->current_task_ = nullptr;
+            return;
+        }
+        run_task_step(arg);
     }
 
     static void run_task_step(void* arg) {
         auto* task = static_cast<detail::PromiseBase*>(arg);
         EventLoop* loop = task->loop_;
         loop->current_task_ = task;
-        if (task->state_ == detail::FrameState::created) {
-            task->state_ = detail::FrameState::running;
-            if (task->must_cancel_) { // cancelled before its first step: the body never runs
-                task->must_cancel_ = false;
-                task->cancelled_ = true;
-                try {
-                    throw CancelledError(task->cancel_message());
-                } catch (...) {
-                    task->record_exception();
-                }
-                task->complete();
-                loop->current_task_ = nullptr;
-                return;
-            }
-        }
         task->resume_point_.resume(); // may finish and free the task: don't touch it after
         loop->current_task_ = nullptr;
     }
@@ -408,7 +427,7 @@ private:
 
     void drain_inbox() {
         inbox_->take(inbox_batch_);
-        for (detail::CallbackNode* node : inbox_batch_) ready_.push({&run_callback, node});
+        for (detail::CallbackNode* node : inbox_batch_) ready_.push({detail::ReadyItem::callback, node});
         inbox_batch_.clear();
         if (AIO_UNLIKELY(sigint_target_ != nullptr) && sigint_flag().exchange(false)) {
             sigint_target_->cancel("interrupted by SIGINT");
@@ -416,18 +435,28 @@ private:
     }
 
     void run_item(detail::ReadyItem item) {
-        if (AIO_LIKELY(!debug_)) {
-            item.run(item.arg);
-            return;
+        switch (item.kind()) {
+        case detail::ReadyItem::task_step:
+            run_task_step(item.target<detail::PromiseBase>());
+            break;
+        case detail::ReadyItem::task_first_step:
+            run_task_first_step(item.target<detail::PromiseBase>());
+            break;
+        case detail::ReadyItem::callback:
+            run_callback(item.target<detail::CallbackNode>());
+            break;
         }
-        const bool is_task = item.run == &run_task_step;
-        const std::string name = is_task ? static_cast<detail::PromiseBase*>(item.arg)->name() : std::string();
+    }
+
+    void run_item_timed(detail::ReadyItem item) {
+        const bool is_task = item.kind() != detail::ReadyItem::callback;
+        const std::string name = is_task ? item.target<detail::PromiseBase>()->name() : std::string();
         const auto start = Clock::now();
-        item.run(item.arg);
+        run_item(item);
         const auto took = Clock::now() - start;
         if (took > slow_callback_duration)
-            call_exception_handler({fmt::format("executing {} took {:.3f} seconds", is_task ? "a task step" : "a callback",
-                                                std::chrono::duration<double>(took).count()),
+            call_exception_handler({std::string("executing ") + (is_task ? "a task step" : "a callback") + " took " +
+                                        std::to_string(std::chrono::duration<double>(took).count()) + " seconds",
                                     nullptr, name});
     }
 
@@ -444,8 +473,10 @@ private:
     bool running_ = false;
     bool stopping_ = false;
     bool closed_ = false;
-    std::thread::id thread_;
-    std::int64_t now_ns_ = 0;
+    std::atomic<std::thread::id> thread_{};
+    mutable std::int64_t now_ns_ = 0;
+    mutable bool now_fresh_ = false;
+    std::size_t steps_since_poll_ = 0;
     std::uint64_t task_counter_ = 0;
     detail::ReadyQueue ready_;
     detail::TimerHeap timers_;
@@ -468,45 +499,76 @@ private:
 // --- EventLoop members ----------------------------------------------------------------------
 
 inline void EventLoop::run_once() {
-    int timeout_ms = -1;
-    if (!ready_.empty() || stopping_) {
-        timeout_ms = 0;
-    } else if (!timers_.empty()) {
-        if (virtual_time_) {
+    // While work is ready, the poll syscall is skipped until `poll_interval` steps have run
+    // since the last one (as Tokio's event_interval): an epoll_wait(0) costs more than a task
+    // step, and I/O still gets its turn at least that often. Posts from other threads (and
+    // SIGINT) are seen at once through the inbox's flag, without a syscall.
+    constexpr std::size_t poll_interval = 61;
+    const bool busy = !ready_.empty() || stopping_;
+    events_.clear();
+    if (busy && steps_since_poll_ < poll_interval) {
+        if (inbox_->signalled()) drain_inbox();
+    } else {
+        int timeout_ms = -1;
+        if (busy) {
             timeout_ms = 0;
-        } else {
-            const std::int64_t wait_ns = timers_.next_deadline() - real_now_ns();
-            timeout_ms = wait_ns <= 0 ? 0 : static_cast<int>(std::min<std::int64_t>((wait_ns + 999'999) / 1'000'000, 24 * 3600 * 1000));
+        } else if (!timers_.empty()) {
+            if (virtual_time_) {
+                timeout_ms = 0;
+            } else {
+                const std::int64_t wait_ns = timers_.next_deadline() - real_now_ns();
+                timeout_ms = wait_ns <= 0 ? 0
+                                          : static_cast<int>(std::min<std::int64_t>((wait_ns + 999'999) / 1'000'000,
+                                                                                    24 * 3600 * 1000));
+            }
+        }
+        poller_.wait(timeout_ms, events_);
+        steps_since_poll_ = 0;
+        const int inbox_fd = inbox_->wake_fd();
+        for (const detail::PollEvent& ev : events_) {
+            if (ev.fd == inbox_fd) {
+                drain_inbox();
+                continue;
+            }
+            if (static_cast<std::size_t>(ev.fd) >= fds_.size()) continue;
+            const FdEntry& entry = fds_[static_cast<std::size_t>(ev.fd)];
+            if (ev.readable && entry.reader) {
+                entry.reader->add_ref();
+                ready_.push({detail::ReadyItem::callback, entry.reader});
+            }
+            if (ev.writable && entry.writer) {
+                entry.writer->add_ref();
+                ready_.push({detail::ReadyItem::callback, entry.writer});
+            }
         }
     }
-    poller_.wait(timeout_ms, events_);
-    if (!virtual_time_) now_ns_ = real_now_ns();
+    if (!virtual_time_) now_fresh_ = false;
 
-    const int inbox_fd = inbox_->wake_fd();
-    for (const detail::PollEvent& ev : events_) {
-        if (ev.fd == inbox_fd) {
-            drain_inbox();
-            continue;
-        }
-        if (static_cast<std::size_t>(ev.fd) >= fds_.size()) continue;
-        const FdEntry& entry = fds_[static_cast<std::size_t>(ev.fd)];
-        if (ev.readable && entry.reader) {
-            entry.reader->add_ref();
-            ready_.push({&run_callback, entry.reader});
-        }
-        if (ev.writable && entry.writer) {
-            entry.writer->add_ref();
-            ready_.push({&run_callback, entry.writer});
-        }
+    if (!timers_.empty()) {
+        if (virtual_time_ && ready_.empty() && events_.empty() && !stopping_)
+            now_ns_ = std::max(now_ns_, timers_.next_deadline()); // idle: jump to the next deadline
+        timers_.pop_due(now_ns(), [](detail::TimerHeap::Fire fire, void* arg) { fire(arg); });
     }
-
-    if (virtual_time_ && ready_.empty() && events_.empty() && !stopping_ && !timers_.empty())
-        now_ns_ = std::max(now_ns_, timers_.next_deadline()); // idle: jump to the next deadline
-
-    timers_.pop_due(now_ns_, [](detail::TimerHeap::Fire fire, void* arg) { fire(arg); });
 
     // Only what is ready now: callbacks scheduled by these run on the next iteration.
-    for (std::size_t n = ready_.size(); n > 0; --n) run_item(ready_.pop());
+    const std::size_t n = ready_.size();
+    steps_since_poll_ += n;
+    if (AIO_LIKELY(!debug_)) {
+        for (std::size_t i = 0; i < n; ++i) {
+            const detail::ReadyItem item = ready_.pop();
+            if (item.kind() == detail::ReadyItem::task_step) { // the hot case, inlined
+                auto* task = item.target<detail::PromiseBase>();
+                current_task_ = task;
+                task->resume_point_.resume(); // may finish and free the task
+            } else {
+                current_task_ = nullptr;
+                run_item(item);
+            }
+        }
+        current_task_ = nullptr;
+    } else {
+        for (std::size_t i = 0; i < n; ++i) run_item_timed(ready_.pop());
+    }
 }
 
 inline Executor& EventLoop::default_executor() {
@@ -534,7 +596,7 @@ inline void EventLoop::close() {
     std::vector<detail::PromiseBase*> pending;
     for (detail::PromiseBase* t = tasks_; t; t = t->next_task_) pending.push_back(t);
     for (detail::PromiseBase* t : pending) {
-        if (t->wait_) std::exchange(t->wait_, nullptr)->detach();
+        if (t->wait_) std::exchange(t->wait_, {}).detach();
         call_exception_handler({"Task was destroyed but it is pending: the loop closed before it finished "
                                 "(await it, or let aio::run cancel it)",
                                 nullptr, t->name()});
@@ -543,13 +605,17 @@ inline void EventLoop::close() {
     for (detail::PromiseBase* t : pending) {
         t->prev_task_ = t->next_task_ = nullptr;
         t->state_ = detail::FrameState::finished; // never resumed again
-        t->cancelled_ = true;
+        try {
+            throw CancelledError("the event loop was closed before the task finished");
+        } catch (...) {
+            t->record_exception();
+        }
         t->exception_retrieved_ = true;
     }
 
     while (!ready_.empty()) {
         const detail::ReadyItem item = ready_.pop();
-        if (item.run == &run_callback) static_cast<detail::CallbackNode*>(item.arg)->release();
+        if (item.kind() == detail::ReadyItem::callback) item.target<detail::CallbackNode>()->release();
     }
     timers_.clear([](detail::TimerHeap::Fire fire, void* arg) {
         if (fire == &fire_callback_timer) {
@@ -588,9 +654,9 @@ inline bool PromiseBase::cancel(std::string message) {
             throw InvalidStateError("cannot cancel a coroutine that is being awaited inline; cancel the "
                                     "task that awaits it, or start it with aio::create_task()");
         // Never started: it finishes as cancelled without running.
-        cancel_message_ = std::move(message);
+        extras().cancel_message = std::move(message);
         try {
-            throw CancelledError(cancel_message_);
+            throw CancelledError(cancel_message());
         } catch (...) {
             record_exception();
         }
@@ -600,11 +666,10 @@ inline bool PromiseBase::cancel(std::string message) {
     }
     if (state_ == FrameState::finished) return false;
     ++cancel_requests_;
-    cancel_message_ = std::move(message);
+    extras().cancel_message = std::move(message);
     if (wait_) {
-        Wait* wait = wait_;
-        if (wait->on_cancel(cancel_message_)) return true; // the wait delivers the outcome
-        wait_ = nullptr;
+        if (wait_.on_cancel(cancel_message())) return true; // the wait delivers the outcome
+        wait_ = {};
         loop_->schedule(*this);
     }
     must_cancel_ = true;
@@ -626,7 +691,12 @@ inline std::coroutine_handle<> PromiseBase::complete() noexcept {
 
 inline void PromiseBase::add_done_callback(DoneCallbackNode* node) {
     if (state_ != FrameState::finished) {
-        done_callbacks_.push_back(node);
+        try {
+            extras().done_callbacks.push_back(node);
+        } catch (...) {
+            node->release();
+            throw;
+        }
         return;
     }
     EventLoop* loop = owner_loop();
@@ -635,24 +705,27 @@ inline void PromiseBase::add_done_callback(DoneCallbackNode* node) {
         throw RuntimeError("add_done_callback() on a task whose event loop is gone");
     }
     node->bind(*this);
-    loop->push_ready({&EventLoop::run_callback, node});
+    loop->push_ready({ReadyItem::callback, node});
 }
 
 inline void PromiseBase::schedule_done_callbacks() noexcept {
-    if (done_callbacks_.empty()) return;
+    if (AIO_LIKELY(!extras_) || extras_->done_callbacks.empty()) return;
     EventLoop* loop = owner_loop();
-    for (DoneCallbackNode* node : done_callbacks_) {
+    for (DoneCallbackNode* node : extras_->done_callbacks) {
         node->bind(*this);
-        loop->push_ready({&EventLoop::run_callback, node});
+        loop->push_ready({ReadyItem::callback, node});
     }
-    done_callbacks_.clear();
+    extras_->done_callbacks.clear();
 }
 
 inline PromiseBase::~PromiseBase() {
-    for (DoneCallbackNode* node : done_callbacks_) node->release();
-    if (is_task_ && exception_ && !exception_retrieved_ && !cancelled_ && loop_ && !loop_->is_closed())
+    if (AIO_UNLIKELY(is_task_ && exception_ && !exception_retrieved_ && !cancelled_ && loop_ && !loop_->is_closed()))
         loop_->call_exception_handler({"Task exception was never retrieved (await the task or call result())",
                                        exception_, name()});
+    if (extras_) {
+        for (DoneCallbackNode* node : extras_->done_callbacks) node->release();
+        delete extras_;
+    }
 }
 
 } // namespace detail

@@ -12,7 +12,7 @@ namespace aio {
 
 /// The awaitable wait_readable / wait_writable return. Cancellation removes the fd from the
 /// poller before CancelledError is delivered.
-class [[nodiscard]] FdWaitAwaitable final : private detail::Wait {
+class [[nodiscard]] FdWaitAwaitable final {
 public:
     FdWaitAwaitable(int fd, bool writing) noexcept : fd_(fd), writing_(writing) {}
     FdWaitAwaitable(const FdWaitAwaitable&) = delete;
@@ -34,7 +34,7 @@ public:
         else
             loop.add_reader(fd_, [this] { fire(); });
         armed_ = true;
-        task_->wait_ = this;
+        task_->wait_ = detail::WaitRef::to(*this);
         task_->resume_point_ = h;
         return true;
     }
@@ -42,16 +42,17 @@ public:
     void await_resume() { task_->throw_if_cancelled(); }
 
 private:
+    friend class detail::WaitRef;
     void fire() {
         detach();
-        task_->wait_ = nullptr;
+        task_->wait_ = {};
         task_->loop_->schedule(*task_);
     }
-    bool on_cancel(const std::string&) override {
+    bool on_cancel(const std::string&) {
         detach();
         return false;
     }
-    void detach() noexcept override {
+    void detach() noexcept {
         armed_ = false;
         EventLoop& loop = *task_->loop_;
         if (writing_)

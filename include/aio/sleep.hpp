@@ -13,30 +13,32 @@ namespace aio {
 
 /// The awaitable aio::sleep returns. Awaiting it allocates nothing: the timer lives in the
 /// awaiting frame. It converts to Task<> where a Task is needed (create_task, wait_for...).
-class [[nodiscard]] SleepAwaitable final : private detail::Wait {
+class [[nodiscard]] SleepAwaitable final {
 public:
     explicit SleepAwaitable(Clock::duration delay) noexcept : delay_(delay) {}
     SleepAwaitable(const SleepAwaitable&) = delete;
     SleepAwaitable& operator=(const SleepAwaitable&) = delete;
-    ~SleepAwaitable() {
-        if (timer_) detach();
-    }
+    // No destructor on purpose: a frame is only ever destroyed while suspended here by
+    // EventLoop::close(), which detaches the wait first; cancellation disarms it too. Keeping
+    // the awaiter trivially destructible (and its other fields unset until await_suspend)
+    // is what makes a yield cheap.
 
     bool await_ready() const noexcept { return false; } // even sleep(0s) yields once
 
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
-        task_ = &detail::running_task(h);
-        if (task_->cancel_pending()) return false;
-        EventLoop& loop = *task_->loop_;
-        task_->resume_point_ = h;
+        detail::PromiseBase& task = detail::running_task(h);
+        task_ = &task;
         if (delay_ <= Clock::duration::zero()) {
-            loop.schedule(*task_); // behind everything already ready: a fair yield
-        } else {
-            const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(delay_).count();
-            timer_ = loop.timers().schedule(loop.now_ns() + ns, &fire, this);
-            task_->wait_ = this;
+            // Behind everything already ready: a fair yield. A pending cancellation is
+            // delivered by await_resume on the next turn.
+            task.resume_point_ = h;
+            task.loop_->schedule(task);
+            return true;
         }
+        if (AIO_UNLIKELY(task.cancel_pending())) return false;
+        task.resume_point_ = h;
+        arm_timer();
         return true;
     }
 
@@ -47,26 +49,35 @@ public:
     operator Task<>() && { return as_task(delay_); }
 
 private:
+    friend class detail::WaitRef;
     static Task<> as_task(Clock::duration delay) { co_await SleepAwaitable(delay); }
+
+    // Out of line so the yield path above stays small enough to inline.
+    [[gnu::noinline]] void arm_timer() {
+        EventLoop& loop = *task_->loop_;
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(delay_).count();
+        timer_ = loop.timers().schedule(loop.now_ns() + ns, &fire, this);
+        task_->wait_ = detail::WaitRef::to(*this);
+    }
 
     static void fire(void* arg) {
         auto* self = static_cast<SleepAwaitable*>(arg);
         self->timer_ = {};
-        self->task_->wait_ = nullptr;
+        self->task_->wait_ = {};
         self->task_->loop_->schedule(*self->task_);
     }
-    bool on_cancel(const std::string&) override {
+    bool on_cancel(const std::string&) {
         detach();
         return false;
     }
-    void detach() noexcept override {
+    void detach() noexcept {
         task_->loop_->timers().cancel(timer_);
         timer_ = {};
     }
 
     Clock::duration delay_;
-    detail::PromiseBase* task_ = nullptr;
-    detail::TimerId timer_;
+    detail::PromiseBase* task_;  // set by await_suspend
+    detail::TimerId timer_;      // set by arm_timer
 };
 
 /// Suspends the calling task for `delay`; `sleep(0s)` (or a negative delay) yields once, behind

@@ -162,7 +162,7 @@ protected:
         class Node final : public detail::DoneCallbackNode {
         public:
             explicit Node(F f) : fn_(std::move(f)) {}
-            void invoke() override {
+            void invoke() {
                 if constexpr (std::is_invocable_v<F&, Handle&>) {
                     Handle handle = Handle::from_frame(finished_);
                     fn_(handle);
@@ -193,7 +193,7 @@ namespace detail {
 /// finishes there, await_suspend returns false instead of resuming through a chain of
 /// symmetric transfers (clang 14 at -O0 does not always make those tail calls).
 template <class T, bool Move>
-class TaskAwaiter final : public Wait, private Waiter {
+class TaskAwaiter final : private Waiter {
 public:
     explicit TaskAwaiter(Task<T> task) noexcept : task_(std::move(task)) {}
     TaskAwaiter(const TaskAwaiter&) = delete;
@@ -229,7 +229,7 @@ public:
         if (task.cancel_pending()) return false; // await_resume delivers it
         on_done = &wake;
         child.add_waiter(*this);
-        task.wait_ = this;
+        task.wait_ = WaitRef::to(*this);
         task.resume_point_ = h;
         return true;
     }
@@ -239,18 +239,19 @@ public:
         return task_.promise().template outcome<Move>();
     }
 
-    bool on_cancel(const std::string& message) override {
+private:
+    friend class WaitRef;
+    bool on_cancel(const std::string& message) {
         PromiseBase& child = task_.promise();
         if (child.is_task() && child.cancel(message)) return true; // we wake when it has finished
         Waiter::unlink();
         return false;
     }
-    void detach() noexcept override { Waiter::unlink(); }
+    void detach() noexcept { Waiter::unlink(); }
 
-private:
     static void wake(Waiter* waiter) {
         auto* self = static_cast<TaskAwaiter*>(waiter);
-        self->waiting_->wait_ = nullptr;
+        self->waiting_->wait_ = {};
         self->waiting_->loop_->schedule(*self->waiting_);
     }
 
@@ -332,7 +333,7 @@ Task<T> EventLoop::create_task(Task<T> task, std::string name) {
     frame.next_task_ = tasks_;
     if (tasks_) tasks_->prev_task_ = &frame;
     tasks_ = &frame;
-    schedule(frame);
+    ready_.push({detail::ReadyItem::task_first_step, &frame});
     return task;
 }
 

@@ -66,7 +66,7 @@ private:
 };
 
 template <class R>
-class ExecutorAwaiter final : private Wait {
+class ExecutorAwaiter final {
 public:
     explicit ExecutorAwaiter(std::shared_ptr<ExecutorCall<R>> call) noexcept : call_(std::move(call)) {}
     ExecutorAwaiter(const ExecutorAwaiter&) = delete;
@@ -82,7 +82,7 @@ public:
         task_ = &running_task(h);
         if (task_->cancel_pending()) return false;
         call_->waiter = this;
-        task_->wait_ = this;
+        task_->wait_ = WaitRef::to(*this);
         task_->resume_point_ = h;
         return true;
     }
@@ -99,16 +99,17 @@ public:
     }
 
     void wake() {
-        task_->wait_ = nullptr;
+        task_->wait_ = {};
         task_->loop_->schedule(*task_);
     }
 
 private:
-    bool on_cancel(const std::string&) override {
+    friend class WaitRef;
+    bool on_cancel(const std::string&) {
         call_->waiter = nullptr; // the work goes on; its result will be dropped
         return false;
     }
-    void detach() noexcept override { call_->waiter = nullptr; }
+    void detach() noexcept { call_->waiter = nullptr; }
 
     std::shared_ptr<ExecutorCall<R>> call_;
     PromiseBase* task_ = nullptr;

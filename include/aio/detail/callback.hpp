@@ -29,7 +29,7 @@ public:
     // Set while the node sits in a loop's timer heap (which then holds one reference), so
     // Handle::cancel() can take it out.
     TimerHeap* timer_heap = nullptr;
-    TimerId timer_id;
+    TimerId timer_id{};
 
 protected:
     virtual ~CallbackNode() = default;

@@ -26,18 +26,37 @@ namespace aio::detail {
 class PromiseBase;
 
 /// What a suspended task is waiting on, so that cancellation and loop teardown can reach it.
-/// Awaiters derive from it and register themselves as the task's `wait`.
-class Wait {
+/// An awaiter registers itself with `task.wait_ = WaitRef::to(*this)` and provides:
+///   bool on_cancel(const std::string& message);
+///       The task was cancelled while waiting here. Return true if the wait stays armed and
+///       will wake the task itself (it passed the cancellation on, e.g. to an awaited task);
+///       return false after disarming, and the caller wakes the task to receive CancelledError.
+///   void detach() noexcept;
+///       Disarm without waking anything: the loop is being closed.
+/// Type-erased by two function pointers rather than a virtual base, so awaiters carry no
+/// vtable pointer to set and reset on every await.
+class WaitRef {
 public:
-    /// The task was cancelled while waiting here. Return true if the wait stays armed and will
-    /// wake the task itself (it passed the cancellation on, e.g. to an awaited task); return
-    /// false after disarming, and the caller wakes the task to receive CancelledError.
-    virtual bool on_cancel(const std::string& message) = 0;
-    /// Disarm without waking anything: the loop is being closed.
-    virtual void detach() noexcept = 0;
+    WaitRef() noexcept = default;
+    template <class Awaiter>
+    static WaitRef to(Awaiter& awaiter) noexcept {
+        static constexpr Ops ops{
+            [](void* self, const std::string& message) { return static_cast<Awaiter*>(self)->on_cancel(message); },
+            [](void* self) noexcept { static_cast<Awaiter*>(self)->detach(); }};
+        return WaitRef(&awaiter, &ops);
+    }
+    explicit operator bool() const noexcept { return self_ != nullptr; }
+    bool on_cancel(const std::string& message) const { return ops_->on_cancel(self_, message); }
+    void detach() const noexcept { ops_->detach(self_); }
 
-protected:
-    ~Wait() = default;
+private:
+    struct Ops {
+        bool (*on_cancel)(void*, const std::string&);
+        void (*detach)(void*) noexcept;
+    };
+    WaitRef(void* self, const Ops* ops) noexcept : self_(self), ops_(ops) {}
+    void* self_ = nullptr;
+    const Ops* ops_ = nullptr;
 };
 
 /// A coroutine waiting for another frame to finish; an intrusive list node that lives in the
@@ -63,6 +82,14 @@ protected:
 };
 
 enum class FrameState : std::uint8_t { created, running, finished };
+
+/// State most frames never need, allocated on first use so that a lazy coroutine's frame
+/// stays small and cheap to build and tear down.
+struct FrameExtras {
+    std::string name;
+    std::string cancel_message;
+    std::vector<DoneCallbackNode*> done_callbacks;
+};
 
 class PromiseBase {
 public:
@@ -98,14 +125,17 @@ public:
     void throw_if_cancelled() {
         if (AIO_UNLIKELY(must_cancel_)) {
             must_cancel_ = false;
-            throw CancelledError(cancel_message_);
+            throw CancelledError(cancel_message());
         }
     }
     bool cancel_pending() const noexcept { return must_cancel_; }
-    const std::string& cancel_message() const noexcept { return cancel_message_; }
+    const std::string& cancel_message() const noexcept {
+        static const std::string none;
+        return extras_ ? extras_->cancel_message : none;
+    }
 
     inline std::string name() const;
-    void set_name(std::string name) { name_ = std::move(name); }
+    void set_name(std::string name) { extras().name = std::move(name); }
 
     /// The exception the frame finished with (marks it retrieved); nullptr when it returned.
     std::exception_ptr take_exception() noexcept {
@@ -133,22 +163,24 @@ public:
     }
 
     // The fields below are the frame's wiring; the loop and the awaiters use them directly.
-    std::coroutine_handle<> self_;
-    std::coroutine_handle<> continuation_; // the lazy awaiter, resumed on completion
+    // Order matters: a task step touches only the first 48 bytes (one cache line with the
+    // frame's two resume/destroy pointers), so hundreds of tasks stay within L1.
     PromiseBase* task_ = nullptr;          // the task this frame runs in (itself for a task)
+    EventLoop* loop_ = nullptr;            // task only
+    std::coroutine_handle<> resume_point_; // task only: innermost suspended coroutine
+    std::coroutine_handle<> continuation_; // the lazy awaiter, resumed on completion
+    std::coroutine_handle<> self_;
     std::uint32_t refs_ = 0;
     FrameState state_ = FrameState::created;
     bool is_task_ = false;
     bool inline_start_ = false; // the awaiter is still inside await_suspend (see TaskAwaiter)
-    bool cancelled_ = false;
     bool must_cancel_ = false;
-    bool exception_retrieved_ = false;
-    int cancel_requests_ = 0;
 
-    // Task-only fields.
-    EventLoop* loop_ = nullptr;
-    std::coroutine_handle<> resume_point_; // innermost suspended coroutine of the task
-    Wait* wait_ = nullptr;                 // what it is suspended on, if cancellable
+    // Colder: completion, cancellation and task bookkeeping.
+    bool cancelled_ = false;
+    bool exception_retrieved_ = false;
+    std::int32_t cancel_requests_ = 0;
+    WaitRef wait_; // task only: what it is suspended on, if cancellable
     std::uint64_t id_ = 0;
     PromiseBase* prev_task_ = nullptr; // the loop's list of pending tasks
     PromiseBase* next_task_ = nullptr;
@@ -164,11 +196,19 @@ private:
     inline void schedule_done_callbacks() noexcept;
 
     std::exception_ptr exception_;
-    std::string name_;
-    std::string cancel_message_;
+    FrameExtras& extras() {
+        if (!extras_) extras_ = new FrameExtras();
+        return *extras_;
+    }
+
     Waiter* waiters_ = nullptr;
-    std::vector<DoneCallbackNode*> done_callbacks_;
+    FrameExtras* extras_ = nullptr;
 };
+
+[[noreturn, gnu::noinline, gnu::cold]] inline void throw_not_in_task() {
+    throw RuntimeError("this aio awaitable was awaited outside a task; run the coroutine with "
+                       "aio::run(), loop.run_until_complete() or aio::create_task()");
+}
 
 /// The task a coroutine is running in, from the handle an awaiter's await_suspend receives.
 template <class P>
@@ -176,9 +216,7 @@ PromiseBase& running_task(std::coroutine_handle<P> h) {
     static_assert(std::is_base_of_v<PromiseBase, P>,
                   "aio awaitables can only be awaited from an aio::Task coroutine");
     PromiseBase* task = h.promise().task_;
-    if (AIO_UNLIKELY(!task || !task->loop_))
-        throw RuntimeError("this aio awaitable was awaited outside a task; run the coroutine with "
-                           "aio::run(), loop.run_until_complete() or aio::create_task()");
+    if (AIO_UNLIKELY(!task)) throw_not_in_task();
     return *task;
 }
 
@@ -215,7 +253,7 @@ inline void PromiseBase::wake_waiters() noexcept {
 }
 
 inline std::string PromiseBase::name() const {
-    if (!name_.empty()) return name_;
+    if (extras_ && !extras_->name.empty()) return extras_->name;
     if (is_task_) return "Task-" + std::to_string(id_);
     return "(not a task)";
 }

@@ -5,6 +5,7 @@
 // closed posts into a closed inbox, which drops the callback instead of touching freed memory.
 #pragma once
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <mutex>
@@ -49,6 +50,10 @@ public:
 
     int wake_fd() const noexcept { return read_fd_; }
 
+    /// Whether something was posted (or wake() called) since the last take(); lets a busy loop
+    /// notice posts without polling the fd.
+    bool signalled() const noexcept { return signalled_.load(std::memory_order_acquire); }
+
     /// Takes ownership of `node`. Returns false (and frees it) when the loop is closed.
     bool post(CallbackNode* node) {
         bool was_empty;
@@ -66,7 +71,8 @@ public:
     }
 
     /// Async-signal-safe: used by signal handlers too.
-    void wake() const noexcept {
+    void wake() noexcept {
+        signalled_.store(true, std::memory_order_release);
         const std::uint64_t one = 1;
         [[maybe_unused]] auto n = ::write(write_fd_, &one, sizeof one);
     }
@@ -74,6 +80,7 @@ public:
     /// Loop thread: empties the wake-up fd, then takes every posted callback (in that order,
     /// so a post racing with us either lands in this batch or writes a fresh wake-up).
     void take(std::vector<CallbackNode*>& out) {
+        signalled_.store(false, std::memory_order_relaxed);
         std::uint64_t buf[16];
         while (::read(read_fd_, buf, sizeof buf) > 0) {
         }
@@ -100,6 +107,7 @@ private:
     std::mutex mutex_;
     std::vector<CallbackNode*> items_;
     bool closed_ = false;
+    std::atomic<bool> signalled_{false};
     int read_fd_ = -1;
     int write_fd_ = -1;
 };

@@ -1,7 +1,8 @@
 // aio::detail — the loop's timer heap.
 //
-// A binary min-heap ordered by (deadline, sequence number), so equal deadlines fire in the
-// order they were scheduled. Each entry names a slot; the slot holds what to do on expiry.
+// A 4-ary min-heap ordered by (deadline, sequence number), so equal deadlines fire in the
+// order they were scheduled. Four children per node halve the depth of a binary heap and keep
+// siblings in adjacent cache lines, which is what pop costs on a large heap. Each entry names a slot; the slot holds what to do on expiry.
 // Cancelling frees the slot at once and leaves the heap entry behind as stale (it is skipped
 // when it reaches the top), as asyncio does; when stale entries dominate the heap it is
 // rebuilt without them. Slots are recycled, so scheduling allocates only when the heap grows.
@@ -15,9 +16,13 @@
 
 namespace aio::detail {
 
+/// Names one scheduled timer. Only the low 32 bits of its sequence number are kept, to keep
+/// awaiters small; a stale id could only alias a live timer in the same slot 2^32 timers later.
 struct TimerId {
-    std::uint32_t slot = 0;
-    std::uint64_t seq = 0; // 0: no timer
+    // No default member initializers: awaiters leave it unset until they arm a timer;
+    // value-initialize (`TimerId{}`) for "no timer".
+    std::uint32_t slot;
+    std::uint32_t seq; // 0: no timer
     explicit operator bool() const noexcept { return seq != 0; }
 };
 
@@ -34,16 +39,17 @@ public:
             slot = static_cast<std::uint32_t>(slots_.size());
             slots_.emplace_back();
         }
-        const std::uint64_t seq = next_seq_++;
+        std::uint64_t seq = next_seq_++;
+        if (AIO_UNLIKELY(static_cast<std::uint32_t>(seq) == 0)) seq = next_seq_++; // 0 means "no timer"
         slots_[slot] = Slot{fire, arg, seq};
         heap_.push_back(Entry{deadline, seq, slot});
-        std::push_heap(heap_.begin(), heap_.end(), later);
-        return TimerId{slot, seq};
+        sift_up(heap_.size() - 1);
+        return TimerId{slot, static_cast<std::uint32_t>(seq)};
     }
 
     /// Returns false when the timer already fired or was cancelled.
     bool cancel(TimerId id) noexcept {
-        if (!id || id.slot >= slots_.size() || slots_[id.slot].seq != id.seq) return false;
+        if (!id || id.slot >= slots_.size() || static_cast<std::uint32_t>(slots_[id.slot].seq) != id.seq) return false;
         free_slot(id.slot);
         ++stale_;
         if (stale_ > min_stale_to_purge && stale_ * 2 > heap_.size()) purge();
@@ -65,8 +71,7 @@ public:
     void pop_due(std::int64_t now, Sink&& sink) {
         while (!heap_.empty() && heap_.front().deadline <= now) {
             const Entry top = heap_.front();
-            std::pop_heap(heap_.begin(), heap_.end(), later);
-            heap_.pop_back();
+            pop_front();
             Slot& slot = slots_[top.slot];
             if (slot.seq != top.seq) {
                 --stale_;
@@ -103,8 +108,45 @@ private:
     };
     static constexpr std::size_t min_stale_to_purge = 100;
 
-    static bool later(const Entry& a, const Entry& b) noexcept {
-        return a.deadline != b.deadline ? a.deadline > b.deadline : a.seq > b.seq;
+    static constexpr std::size_t arity = 4;
+
+    static bool earlier(const Entry& a, const Entry& b) noexcept {
+        return a.deadline != b.deadline ? a.deadline < b.deadline : a.seq < b.seq;
+    }
+
+    void sift_up(std::size_t i) noexcept {
+        const Entry moving = heap_[i];
+        while (i > 0) {
+            const std::size_t parent = (i - 1) / arity;
+            if (!earlier(moving, heap_[parent])) break;
+            heap_[i] = heap_[parent];
+            i = parent;
+        }
+        heap_[i] = moving;
+    }
+
+    void sift_down(std::size_t i) noexcept {
+        const std::size_t n = heap_.size();
+        if (i >= n) return;
+        const Entry moving = heap_[i];
+        for (;;) {
+            const std::size_t first = i * arity + 1;
+            if (first >= n) break;
+            std::size_t best = first;
+            const std::size_t last = std::min(first + arity, n);
+            for (std::size_t c = first + 1; c < last; ++c)
+                if (earlier(heap_[c], heap_[best])) best = c;
+            if (!earlier(heap_[best], moving)) break;
+            heap_[i] = heap_[best];
+            i = best;
+        }
+        heap_[i] = moving;
+    }
+
+    void pop_front() noexcept {
+        heap_.front() = heap_.back();
+        heap_.pop_back();
+        sift_down(0);
     }
 
     void free_slot(std::uint32_t slot) {
@@ -114,15 +156,14 @@ private:
 
     void drop_stale_top() noexcept {
         while (!heap_.empty() && slots_[heap_.front().slot].seq != heap_.front().seq) {
-            std::pop_heap(heap_.begin(), heap_.end(), later);
-            heap_.pop_back();
+            pop_front();
             --stale_;
         }
     }
 
     void purge() {
         std::erase_if(heap_, [this](const Entry& e) { return slots_[e.slot].seq != e.seq; });
-        std::make_heap(heap_.begin(), heap_.end(), later);
+        for (std::size_t i = heap_.size() / arity + 1; i-- > 0;) sift_down(i);
         stale_ = 0;
     }
 
