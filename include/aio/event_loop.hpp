@@ -36,6 +36,7 @@ using Clock = std::chrono::steady_clock;
 
 template <class T>
 class Task;
+class SleepAwaitable;
 
 struct LoopOptions {
     /// Debug mode (SPEC §9): slow callbacks reported, foreign-thread calls rejected.
@@ -98,6 +99,8 @@ public:
     /// the run before the task is done.
     template <class T>
     T run_until_complete(Task<T> task);
+    /// `run_until_complete(aio::sleep(d))`. (Defined in sleep.hpp.)
+    inline void run_until_complete(SleepAwaitable&& sleep);
 
     /// Runs until stop() is called.
     void run_forever() {
@@ -145,6 +148,7 @@ public:
     /// Runs `fn()` once `delay` has passed (a negative delay is due at once).
     template <class F>
     Handle call_later(Clock::duration delay, F&& fn) {
+        check_usable("call_later"); // before reading the clock: it may be a foreign thread
         return schedule_timer(now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(delay).count(),
                               std::forward<F>(fn));
     }
@@ -152,6 +156,7 @@ public:
     /// Runs `fn()` at `when`; equal deadlines fire in the order they were scheduled.
     template <class F>
     Handle call_at(Clock::time_point when, F&& fn) {
+        check_usable("call_at");
         return schedule_timer(
             std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch()).count(),
             std::forward<F>(fn));
@@ -171,6 +176,8 @@ public:
     /// already started, aio::InvalidStateError for an empty Task.
     template <class T>
     Task<T> create_task(Task<T> task, std::string name = {});
+    /// `create_task(aio::sleep(d))`: a sleep as a task of its own. (Defined in sleep.hpp.)
+    inline Task<void> create_task(SleepAwaitable&& sleep, std::string name = {});
 
     // --- file descriptors --------------------------------------------------------------------
 
@@ -346,7 +353,6 @@ private:
 
     template <class F>
     Handle schedule_timer(std::int64_t deadline_ns, F&& fn) {
-        check_usable("call_later");
         detail::CallbackNode* node = detail::make_callback(std::forward<F>(fn));
         node->add_ref(); // one for the heap, one for the Handle
         node->timer_heap = &timers_;

@@ -197,7 +197,7 @@ T run(Task<T> main, RunOptions options = {}) {
         } else {
             T result = loop.run_until_complete(std::move(main));
             finish();
-            return static_cast<T>(result);
+            return static_cast<T&&>(result);
         }
     } catch (...) {
         finish();

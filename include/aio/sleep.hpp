@@ -7,6 +7,7 @@
 #include <aio/detail/promise_base.hpp>
 #include <aio/detail/timer_heap.hpp>
 #include <aio/event_loop.hpp>
+#include <aio/run.hpp>
 #include <aio/task.hpp>
 
 namespace aio {
@@ -83,5 +84,19 @@ private:
 /// Suspends the calling task for `delay`; `sleep(0s)` (or a negative delay) yields once, behind
 /// every task already ready. Cancellation: CancelledError at once, and the timer leaves the heap.
 inline SleepAwaitable sleep(Clock::duration delay) noexcept { return SleepAwaitable(delay); }
+
+// SPEC §3 gives sleep() the type Task<>; where a Task is needed, a sleep becomes one.
+inline Task<void> EventLoop::create_task(SleepAwaitable&& sleep, std::string name) {
+    return create_task(Task<void>(std::move(sleep)), std::move(name));
+}
+inline void EventLoop::run_until_complete(SleepAwaitable&& sleep) { run_until_complete(Task<void>(std::move(sleep))); }
+
+/// `aio::create_task(aio::sleep(d))` on the running loop.
+inline Task<void> create_task(SleepAwaitable&& sleep, std::string name = {}) {
+    return get_running_loop().create_task(std::move(sleep), std::move(name));
+}
+
+/// `aio::run(aio::sleep(d))`.
+inline void run(SleepAwaitable&& sleep, RunOptions options = {}) { run(Task<void>(std::move(sleep)), options); }
 
 } // namespace aio
