@@ -272,10 +272,18 @@ public:
     void for_each_pending_task(F&& fn) const {
         for (detail::PromiseBase* t = tasks_; t; t = t->next_task_) fn(*t);
     }
-    /// Runs until no task is pending (aio::run's shutdown).
+    /// Runs until no task is pending, reporting tasks that end with an exception other than
+    /// cancellation (aio::run's shutdown).
     void run_while_tasks_pending() {
         RunningScope scope(*this);
-        while (tasks_ && !stopping_) run_once();
+        report_failures_ = true;
+        try {
+            while (tasks_ && !stopping_) run_once();
+        } catch (...) {
+            report_failures_ = false;
+            throw;
+        }
+        report_failures_ = false;
     }
     /// Cancels the task on the next SIGINT (aio::run's main task); nullptr to stop.
     void set_sigint_target(detail::PromiseBase* task) noexcept { sigint_target_ = task; }
@@ -432,9 +440,8 @@ private:
     }
 
     void drain_inbox() {
-        inbox_->take(inbox_batch_);
-        for (detail::CallbackNode* node : inbox_batch_) ready_.push({detail::ReadyItem::callback, node});
-        inbox_batch_.clear();
+        for (detail::CallbackNode* node = inbox_->take(); node;)
+            ready_.push({detail::ReadyItem::callback, std::exchange(node, node->next)});
         if (AIO_UNLIKELY(sigint_target_ != nullptr) && sigint_flag().exchange(false)) {
             sigint_target_->cancel("interrupted by SIGINT");
         }
@@ -479,6 +486,7 @@ private:
     bool running_ = false;
     bool stopping_ = false;
     bool closed_ = false;
+    bool report_failures_ = false;
     std::atomic<std::thread::id> thread_{};
     mutable std::int64_t now_ns_ = 0;
     mutable bool now_fresh_ = false;
@@ -487,10 +495,9 @@ private:
     detail::ReadyQueue ready_;
     detail::TimerHeap timers_;
     detail::Poller poller_;
-    std::vector<detail::PollEvent> events_;
+    int event_count_ = 0; // of the last poll
     std::vector<FdEntry> fds_;
     std::shared_ptr<detail::ThreadsafeInbox> inbox_;
-    std::vector<detail::CallbackNode*> inbox_batch_;
     detail::PromiseBase* tasks_ = nullptr; // pending tasks, newest first
     detail::PromiseBase* current_task_ = nullptr;
     detail::PromiseBase* sigint_target_ = nullptr;
@@ -511,7 +518,7 @@ inline void EventLoop::run_once() {
     // SIGINT) are seen at once through the inbox's flag, without a syscall.
     constexpr std::size_t poll_interval = 61;
     const bool busy = !ready_.empty() || stopping_;
-    events_.clear();
+    event_count_ = 0;
     if (busy && steps_since_poll_ < poll_interval) {
         if (inbox_->signalled()) drain_inbox();
     } else {
@@ -528,10 +535,11 @@ inline void EventLoop::run_once() {
                                                                                     24 * 3600 * 1000));
             }
         }
-        poller_.wait(timeout_ms, events_);
+        event_count_ = poller_.wait(timeout_ms);
         steps_since_poll_ = 0;
         const int inbox_fd = inbox_->wake_fd();
-        for (const detail::PollEvent& ev : events_) {
+        for (int e = 0; e < event_count_; ++e) {
+            const detail::PollEvent& ev = poller_.events()[e];
             if (ev.fd == inbox_fd) {
                 drain_inbox();
                 continue;
@@ -551,7 +559,7 @@ inline void EventLoop::run_once() {
     if (!virtual_time_) now_fresh_ = false;
 
     if (!timers_.empty()) {
-        if (virtual_time_ && ready_.empty() && events_.empty() && !stopping_)
+        if (virtual_time_ && ready_.empty() && event_count_ == 0 && !stopping_)
             now_ns_ = std::max(now_ns_, timers_.next_deadline()); // idle: jump to the next deadline
         timers_.pop_due(now_ns(), [](detail::TimerHeap::Fire fire, void* arg) { fire(arg); });
     }
@@ -589,6 +597,8 @@ inline void EventLoop::on_task_finished(detail::PromiseBase& task) noexcept {
     if (task.next_task_) task.next_task_->prev_task_ = task.prev_task_;
     task.prev_task_ = task.next_task_ = nullptr;
     if (sigint_target_ == &task) sigint_target_ = nullptr;
+    if (AIO_UNLIKELY(report_failures_) && task.has_exception() && !task.is_cancelled() && !task.exception_retrieved_)
+        call_exception_handler({"unhandled exception during aio::run() shutdown", task.take_exception(), task.name()});
     task.release(); // the loop's reference; may free the frame
 }
 
@@ -598,18 +608,14 @@ inline void EventLoop::close() {
     closed_ = true;
     inbox_->close();
 
-    // Pending tasks: disarm whatever they wait on, report them, and drop the loop's reference.
-    std::vector<detail::PromiseBase*> pending;
-    for (detail::PromiseBase* t = tasks_; t; t = t->next_task_) pending.push_back(t);
-    for (detail::PromiseBase* t : pending) {
+    // Pending tasks: disarm whatever they wait on, report them, and mark them finished.
+    for (detail::PromiseBase* t = tasks_; t; t = t->next_task_) {
         if (t->wait_) std::exchange(t->wait_, {}).detach();
         call_exception_handler({"Task was destroyed but it is pending: the loop closed before it finished "
                                 "(await it, or let aio::run cancel it)",
                                 nullptr, t->name()});
     }
-    tasks_ = nullptr;
-    for (detail::PromiseBase* t : pending) {
-        t->prev_task_ = t->next_task_ = nullptr;
+    for (detail::PromiseBase* t = tasks_; t; t = t->next_task_) {
         t->state_ = detail::FrameState::finished; // never resumed again
         try {
             throw CancelledError("the event loop was closed before the task finished");
@@ -618,6 +624,7 @@ inline void EventLoop::close() {
         }
         t->exception_retrieved_ = true;
     }
+    detail::PromiseBase* pending = std::exchange(tasks_, nullptr);
 
     while (!ready_.empty()) {
         const detail::ReadyItem item = ready_.pop();
@@ -641,7 +648,9 @@ inline void EventLoop::close() {
     fds_.clear();
 
     // Frames go last: their destructors may drop handles to other tasks.
-    for (detail::PromiseBase* t : pending) {
+    while (pending) {
+        detail::PromiseBase* t = std::exchange(pending, pending->next_task_);
+        t->prev_task_ = t->next_task_ = nullptr;
         t->loop_ = nullptr;
         t->release();
     }
@@ -697,12 +706,17 @@ inline std::coroutine_handle<> PromiseBase::complete() noexcept {
 
 inline void PromiseBase::add_done_callback(DoneCallbackNode* node) {
     if (state_ != FrameState::finished) {
-        try {
-            extras().done_callbacks.push_back(node);
-        } catch (...) {
-            node->release();
-            throw;
+        FrameExtras* extras = extras_;
+        if (!extras) {
+            try {
+                extras = &this->extras();
+            } catch (...) {
+                node->release();
+                throw;
+            }
         }
+        node->next = extras->done_callbacks;
+        extras->done_callbacks = node;
         return;
     }
     EventLoop* loop = owner_loop();
@@ -715,13 +729,21 @@ inline void PromiseBase::add_done_callback(DoneCallbackNode* node) {
 }
 
 inline void PromiseBase::schedule_done_callbacks() noexcept {
-    if (AIO_LIKELY(!extras_) || extras_->done_callbacks.empty()) return;
-    EventLoop* loop = owner_loop();
-    for (DoneCallbackNode* node : extras_->done_callbacks) {
-        node->bind(*this);
-        loop->push_ready({ReadyItem::callback, node});
+    if (AIO_LIKELY(!extras_) || !extras_->done_callbacks) return;
+    // The list is newest first; reverse it so callbacks run in the order they were added.
+    CallbackNode* oldest_first = nullptr;
+    for (CallbackNode* node = std::exchange(extras_->done_callbacks, nullptr); node;) {
+        CallbackNode* next = node->next;
+        node->next = oldest_first;
+        oldest_first = node;
+        node = next;
     }
-    extras_->done_callbacks.clear();
+    EventLoop* loop = owner_loop();
+    for (CallbackNode* node = oldest_first; node;) {
+        auto* done = static_cast<DoneCallbackNode*>(std::exchange(node, node->next));
+        done->bind(*this);
+        loop->push_ready({ReadyItem::callback, done});
+    }
 }
 
 inline PromiseBase::~PromiseBase() {
@@ -729,7 +751,7 @@ inline PromiseBase::~PromiseBase() {
         loop_->call_exception_handler({"Task exception was never retrieved (await the task or call result())",
                                        exception_, name()});
     if (extras_) {
-        for (DoneCallbackNode* node : extras_->done_callbacks) node->release();
+        for (CallbackNode* node = extras_->done_callbacks; node;) std::exchange(node, node->next)->release();
         delete extras_;
     }
 }

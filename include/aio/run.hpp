@@ -144,14 +144,8 @@ private:
 /// failed with something other than cancellation. Tasks started meanwhile are cancelled too.
 inline void cancel_all_tasks(EventLoop& loop) {
     while (loop.has_pending_tasks()) {
-        std::vector<TaskRef> pending = all_tasks(&loop);
-        for (TaskRef& t : pending) t.cancel();
+        loop.for_each_pending_task([](PromiseBase& t) { t.cancel({}); });
         loop.run_while_tasks_pending();
-        for (TaskRef& t : pending) {
-            if (t.done() && !t.cancelled() && t.frame_pointer()->has_exception())
-                loop.call_exception_handler({"unhandled exception during aio::run() shutdown",
-                                             t.exception(), t.get_name()});
-        }
     }
 }
 

@@ -26,6 +26,8 @@ public:
     }
 
     bool cancelled = false;
+    // Links the node into one intrusive list at a time (the inbox, a task's done callbacks).
+    CallbackNode* next = nullptr;
     // Set while the node sits in a loop's timer heap (which then holds one reference), so
     // Handle::cancel() can take it out.
     TimerHeap* timer_heap = nullptr;

@@ -4,7 +4,6 @@
 #include <cerrno>
 #include <string>
 #include <system_error>
-#include <vector>
 
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -44,25 +43,28 @@ public:
         ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, &ev); // EBADF/ENOENT: already gone, nothing to do
     }
 
-    void wait(int timeout_ms, std::vector<PollEvent>& out) {
-        out.clear();
+    /// Fills events() and returns how many there are.
+    int wait(int timeout_ms) {
+        int count = 0;
         const int n = ::epoll_wait(epfd_, events_, max_events, timeout_ms);
         if (n < 0) {
-            if (errno == EINTR) return;
+            if (errno == EINTR) return 0;
             throw std::system_error(errno, std::system_category(), "epoll_wait");
         }
         for (int i = 0; i < n; ++i) {
             const auto e = events_[i].events;
             const bool failed = (e & (EPOLLERR | EPOLLHUP)) != 0;
-            out.push_back(PollEvent{events_[i].data.fd, (e & EPOLLIN) != 0 || failed,
-                                    (e & EPOLLOUT) != 0 || failed});
+            ready_[count++] = PollEvent{events_[i].data.fd, (e & EPOLLIN) != 0 || failed, (e & EPOLLOUT) != 0 || failed};
         }
+        return count;
     }
+    const PollEvent* events() const noexcept { return ready_; }
 
 private:
     static constexpr int max_events = 256;
     int epfd_;
     epoll_event events_[max_events];
+    PollEvent ready_[max_events];
 };
 
 } // namespace aio::detail

@@ -4,7 +4,6 @@
 #include <cerrno>
 #include <string>
 #include <system_error>
-#include <vector>
 
 #include <sys/event.h>
 #include <sys/time.h>
@@ -46,26 +45,30 @@ public:
         for (auto& change : changes) ::kevent(kq_, &change, 1, nullptr, 0, nullptr);
     }
 
-    void wait(int timeout_ms, std::vector<PollEvent>& out) {
-        out.clear();
+    /// Fills events() and returns how many there are.
+    int wait(int timeout_ms) {
+        int count = 0;
         timespec ts{timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
         const int n = ::kevent(kq_, nullptr, 0, events_, max_events, timeout_ms < 0 ? nullptr : &ts);
         if (n < 0) {
-            if (errno == EINTR) return;
+            if (errno == EINTR) return 0;
             throw std::system_error(errno, std::system_category(), "kevent");
         }
         for (int i = 0; i < n; ++i) {
             const int fd = static_cast<int>(events_[i].ident);
             const bool failed = (events_[i].flags & (EV_ERROR | EV_EOF)) != 0;
             const bool read = events_[i].filter == EVFILT_READ;
-            out.push_back(PollEvent{fd, read || failed, !read || failed});
+            ready_[count++] = PollEvent{fd, read || failed, !read || failed};
         }
+        return count;
     }
+    const PollEvent* events() const noexcept { return ready_; }
 
 private:
     static constexpr int max_events = 256;
     int kq_;
     struct kevent events_[max_events];
+    PollEvent ready_[max_events];
 };
 
 } // namespace aio::detail

@@ -2,7 +2,8 @@
 //
 //   void set_interest(int fd, Interest before, Interest after);  // throws std::system_error
 //   void forget(int fd) noexcept;                                 // fd closed or gone: drop quietly
-//   void wait(int timeout_ms, std::vector<PollEvent>& out);      // -1 blocks; EINTR returns empty
+//   int wait(int timeout_ms);                  // -1 blocks; returns the number of events (0 on EINTR)
+//   const PollEvent* events() const;           // what the last wait() found
 //
 // The loop keeps the per-fd callbacks; the poller only knows which directions to watch.
 #pragma once

@@ -11,7 +11,6 @@
 #include <cstdint>
 #include <exception>
 #include <string>
-#include <vector>
 
 #include <aio/config.hpp>
 #include <aio/detail/callback.hpp>
@@ -88,7 +87,7 @@ enum class FrameState : std::uint8_t { created, running, finished };
 struct FrameExtras {
     std::string name;
     std::string cancel_message;
-    std::vector<DoneCallbackNode*> done_callbacks;
+    CallbackNode* done_callbacks = nullptr; // linked through CallbackNode::next, newest first
 };
 
 class PromiseBase {

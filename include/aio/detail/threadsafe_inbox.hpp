@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <mutex>
 #include <system_error>
-#include <vector>
+#include <utility>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -63,8 +63,10 @@ public:
                 node->release();
                 return false;
             }
-            was_empty = items_.empty();
-            items_.push_back(node);
+            was_empty = head_ == nullptr;
+            node->next = nullptr;
+            (was_empty ? head_ : tail_->next) = node;
+            tail_ = node;
         }
         if (was_empty) wake();
         return true;
@@ -79,23 +81,26 @@ public:
 
     /// Loop thread: empties the wake-up fd, then takes every posted callback (in that order,
     /// so a post racing with us either lands in this batch or writes a fresh wake-up).
-    void take(std::vector<CallbackNode*>& out) {
+    /// Returns the posted callbacks in posting order, linked through CallbackNode::next.
+    CallbackNode* take() {
         signalled_.store(false, std::memory_order_relaxed);
         std::uint64_t buf[16];
         while (::read(read_fd_, buf, sizeof buf) > 0) {
         }
         std::lock_guard lock(mutex_);
-        out.swap(items_);
+        tail_ = nullptr;
+        return std::exchange(head_, nullptr);
     }
 
     void close() noexcept {
-        std::vector<CallbackNode*> dropped;
+        CallbackNode* dropped;
         {
             std::lock_guard lock(mutex_);
             closed_ = true;
-            dropped.swap(items_);
+            dropped = std::exchange(head_, nullptr);
+            tail_ = nullptr;
         }
-        for (auto* node : dropped) node->release();
+        while (dropped) std::exchange(dropped, dropped->next)->release();
     }
 
     bool closed() {
@@ -105,7 +110,8 @@ public:
 
 private:
     std::mutex mutex_;
-    std::vector<CallbackNode*> items_;
+    CallbackNode* head_ = nullptr; // posted callbacks, oldest first
+    CallbackNode* tail_ = nullptr;
     bool closed_ = false;
     std::atomic<bool> signalled_{false};
     int read_fd_ = -1;

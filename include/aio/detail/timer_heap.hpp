@@ -32,16 +32,16 @@ public:
 
     TimerId schedule(std::int64_t deadline, Fire fire, void* arg) {
         std::uint32_t slot;
-        if (!free_slots_.empty()) {
-            slot = free_slots_.back();
-            free_slots_.pop_back();
+        if (free_head_ != no_slot) {
+            slot = free_head_;
+            free_head_ = slots_[slot].next_free;
         } else {
             slot = static_cast<std::uint32_t>(slots_.size());
             slots_.emplace_back();
         }
         std::uint64_t seq = next_seq_++;
         if (AIO_UNLIKELY(static_cast<std::uint32_t>(seq) == 0)) seq = next_seq_++; // 0 means "no timer"
-        slots_[slot] = Slot{fire, arg, seq};
+        slots_[slot] = Slot{fire, arg, seq, no_slot};
         heap_.push_back(Entry{deadline, seq, slot});
         sift_up(heap_.size() - 1);
         return TimerId{slot, static_cast<std::uint32_t>(seq)};
@@ -91,7 +91,7 @@ public:
             if (slots_[e.slot].seq == e.seq) drop(slots_[e.slot].fire, slots_[e.slot].arg);
         heap_.clear();
         slots_.clear();
-        free_slots_.clear();
+        free_head_ = no_slot;
         stale_ = 0;
     }
 
@@ -105,7 +105,9 @@ private:
         Fire fire = nullptr;
         void* arg = nullptr;
         std::uint64_t seq = 0; // 0: free
+        std::uint32_t next_free = 0;
     };
+    static constexpr std::uint32_t no_slot = 0xffffffffu;
     static constexpr std::size_t min_stale_to_purge = 100;
 
     static constexpr std::size_t arity = 4;
@@ -151,7 +153,8 @@ private:
 
     void free_slot(std::uint32_t slot) {
         slots_[slot].seq = 0;
-        free_slots_.push_back(slot);
+        slots_[slot].next_free = free_head_;
+        free_head_ = slot;
     }
 
     void drop_stale_top() noexcept {
@@ -169,7 +172,7 @@ private:
 
     std::vector<Entry> heap_;
     std::vector<Slot> slots_;
-    std::vector<std::uint32_t> free_slots_;
+    std::uint32_t free_head_ = no_slot; // free slots, linked through Slot::next_free
     std::size_t stale_ = 0;
     std::uint64_t next_seq_ = 1;
 };
