@@ -36,6 +36,8 @@ using Clock = std::chrono::steady_clock;
 
 template <class T>
 class Task;
+template <class T>
+class ScheduledTask;
 class SleepAwaitable;
 
 struct LoopOptions {
@@ -175,9 +177,9 @@ public:
     /// The loop keeps the task alive until it finishes. Throws aio::RuntimeError if the task
     /// already started, aio::InvalidStateError for an empty Task.
     template <class T>
-    Task<T> create_task(Task<T> task, std::string name = {});
+    ScheduledTask<T> create_task(Task<T> task, std::string name = {});
     /// `create_task(aio::sleep(d))`: a sleep as a task of its own. (Defined in sleep.hpp.)
-    inline Task<void> create_task(SleepAwaitable&& sleep, std::string name = {});
+    inline ScheduledTask<void> create_task(SleepAwaitable&& sleep, std::string name = {});
 
     // --- file descriptors --------------------------------------------------------------------
 

@@ -47,7 +47,7 @@ inline EventLoop* get_event_loop() noexcept {
 /// iteration, never inside this call, and the loop keeps it alive until it finishes.
 /// Throws aio::RuntimeError when no loop is running.
 template <class T>
-Task<T> create_task(Task<T> task, std::string name = {}) {
+ScheduledTask<T> create_task(Task<T> task, std::string name = {}) {
     return get_running_loop().create_task(std::move(task), std::move(name));
 }
 
@@ -170,7 +170,7 @@ T run(Task<T> main, RunOptions options = {}) {
     EventLoop* const previous = detail::tls_current_loop;
     EventLoop loop(LoopOptions{options.debug || detail::debug_from_environment(), options.virtual_time});
     detail::tls_current_loop = &loop;
-    (void)loop.create_task(main);
+    loop.create_task(main);
     detail::SigintGuard sigint(loop, *main.frame_pointer());
 
     auto finish = [&]() noexcept {

@@ -86,13 +86,13 @@ private:
 inline SleepAwaitable sleep(Clock::duration delay) noexcept { return SleepAwaitable(delay); }
 
 // SPEC §3 gives sleep() the type Task<>; where a Task is needed, a sleep becomes one.
-inline Task<void> EventLoop::create_task(SleepAwaitable&& sleep, std::string name) {
+inline ScheduledTask<void> EventLoop::create_task(SleepAwaitable&& sleep, std::string name) {
     return create_task(Task<void>(std::move(sleep)), std::move(name));
 }
 inline void EventLoop::run_until_complete(SleepAwaitable&& sleep) { run_until_complete(Task<void>(std::move(sleep))); }
 
 /// `aio::create_task(aio::sleep(d))` on the running loop.
-inline Task<void> create_task(SleepAwaitable&& sleep, std::string name = {}) {
+inline ScheduledTask<void> create_task(SleepAwaitable&& sleep, std::string name = {}) {
     return get_running_loop().create_task(std::move(sleep), std::move(name));
 }
 

@@ -308,6 +308,16 @@ private:
     friend class detail::Promise<T>;
 };
 
+/// What create_task returns: the same handle as Task<T>, without [[nodiscard]]. A scheduled
+/// task runs whether or not anyone keeps a handle to it, so dropping this one is fine
+/// (dropping an unscheduled Task is the bug [[nodiscard]] on Task catches).
+template <class T = void>
+class ScheduledTask : public Task<T> {
+public:
+    ScheduledTask() noexcept = default;
+    ScheduledTask(Task<T> task) noexcept : Task<T>(std::move(task)) {} // NOLINT: implicit on purpose
+};
+
 template <class T>
 inline Task<T> detail::Promise<T>::get_return_object() noexcept {
     self_ = std::coroutine_handle<Promise>::from_promise(*this);
@@ -317,7 +327,7 @@ inline Task<T> detail::Promise<T>::get_return_object() noexcept {
 // --- EventLoop members that need Task ----------------------------------------------------------
 
 template <class T>
-Task<T> EventLoop::create_task(Task<T> task, std::string name) {
+ScheduledTask<T> EventLoop::create_task(Task<T> task, std::string name) {
     check_usable("create_task");
     detail::PromiseBase& frame = detail::frame_of(task.frame_pointer(), "create_task()");
     if (frame.is_task() || frame.started())
@@ -344,7 +354,7 @@ T EventLoop::run_until_complete(Task<T> task) {
     if (!frame.is_task() && !frame.done()) {
         if (frame.started())
             throw RuntimeError("run_until_complete(): this coroutine is already running inside another task");
-        (void)create_task(task);
+        create_task(task);
     } else if (frame.is_task() && !frame.done() && frame.owner_loop() != this) {
         throw RuntimeError("run_until_complete(): the task is attached to a different event loop");
     }

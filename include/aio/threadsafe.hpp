@@ -39,7 +39,7 @@ std::future<T> run_coroutine_threadsafe(Task<T> task, EventLoop& loop) {
     EventLoop* target = &loop;
     loop.call_soon_threadsafe([task = std::move(task), promise, target]() mutable {
         try {
-            (void)target->create_task(detail::forward_outcome<T>(std::move(task), promise));
+            target->create_task(detail::forward_outcome<T>(std::move(task), promise));
         } catch (...) {
             promise->set_exception(std::current_exception());
         }

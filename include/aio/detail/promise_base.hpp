@@ -5,6 +5,19 @@
 // A frame is reference counted (single-threaded): every Task handle holds one reference and a
 // scheduled task holds one more for the loop until it finishes, so dropping every handle
 // never stops or leaks a running task.
+//
+// How an aio awaitable suspends a task (sleep.hpp is the shortest example):
+//   await_suspend(h):  PromiseBase& task = running_task(h);   // the task, not the lazy child
+//                      if (task.cancel_pending()) return false; // deliver it in await_resume
+//                      register somewhere that will wake the task later;
+//                      task.resume_point_ = h;                  // what the loop resumes
+//                      task.wait_ = WaitRef::to(*this);         // how cancel()/close() reach us
+//                      return true;
+//   wake-up:           task.wait_ = {}; task.loop_->schedule(task);  (exactly once)
+//   await_resume():    task.throw_if_cancelled(); then produce the result.
+//   on_cancel(msg):    disarm (the data must not be consumed) and return false, or pass the
+//                      cancellation on and return true if the wait will still wake the task.
+//   detach():          disarm without waking (the loop is closing).
 #pragma once
 
 #include <coroutine>
