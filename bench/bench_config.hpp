@@ -1,0 +1,46 @@
+// Which columns a benchmark program is built with. CMake defines both macros;
+// for a standalone build define them on the command line, e.g.
+//   g++ -O2 -std=c++20 -DAIO_BENCH_WITH_AIO=0 -I bench bench/bench_yield.cpp
+#pragma once
+
+#ifndef AIO_BENCH_WITH_AIO
+#define AIO_BENCH_WITH_AIO 1
+#endif
+#ifndef AIO_BENCH_WITH_ASIO
+#if __has_include(<boost/asio/awaitable.hpp>)
+#define AIO_BENCH_WITH_ASIO 1
+#else
+#define AIO_BENCH_WITH_ASIO 0
+#endif
+#endif
+
+#if AIO_BENCH_WITH_AIO
+#include <aio/aio.hpp>
+#endif
+
+#if AIO_BENCH_WITH_ASIO
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+namespace asio = boost::asio;
+#define AIO_BENCH_ASIO_MISSING ""
+#else
+#define AIO_BENCH_ASIO_MISSING "Boost.Asio not found at configure time"
+#endif
+
+#include "bench_util.hpp"
+#include "handwritten_scheduler.hpp"
+
+// Marks the child coroutines of the lazy / create_task benchmarks so that no
+// compiler can inline the ramp and elide the frame allocation (HALO) in one
+// column but not another. g++ 12 never elides; clang can.
+#if defined(__GNUC__)
+#define AIO_BENCH_NOINLINE [[gnu::noinline]]
+#else
+#define AIO_BENCH_NOINLINE
+#endif
