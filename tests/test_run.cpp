@@ -6,12 +6,16 @@
 #include "counted.hpp"
 
 #include <algorithm>
+#include <csignal>
 #include <cstdlib>
 #include <chrono>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 using namespace std::chrono_literals;
 using aio_test::Counted;
@@ -244,4 +248,59 @@ TEST_CASE("AIO_DEBUG=1 turns on debug mode for aio::run", "[run]") {
     bool without_env = aio::run(check_debug());
     REQUIRE(with_env);
     REQUIRE_FALSE(without_env);
+}
+
+// ---------------------------------------------------------------- SIGINT
+
+namespace {
+
+// Runs in a forked child: tells the parent it is ready, then sleeps until SIGINT cancels it.
+aio::Task<> interruptible_main(int report_fd) {
+    const char ready = 'r';
+    [[maybe_unused]] auto n = ::write(report_fd, &ready, 1);
+    bool cancelled = false;
+    std::string message;
+    try {
+        co_await aio::sleep(1h);
+    } catch (const aio::CancelledError& e) {
+        cancelled = true;
+        message = e.message();
+    }
+    if (cancelled) {
+        const std::string report = "cancelled:" + message;
+        n = ::write(report_fd, report.data(), report.size());
+        throw aio::CancelledError(message);
+    }
+}
+
+} // namespace
+
+TEST_CASE("SIGINT during aio::run cancels the main task, then ends the process by SIGINT", "[run][signal]") {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        ::close(fds[0]);
+        std::signal(SIGINT, SIG_DFL); // Catch2 installs its own handler; a plain program has none
+        try {
+            aio::run(interruptible_main(fds[1]));
+        } catch (...) {
+        }
+        ::_exit(3); // not reached: aio::run re-raises SIGINT after cleaning up
+    }
+    ::close(fds[1]);
+    char ready = 0;
+    REQUIRE(::read(fds[0], &ready, 1) == 1);
+    REQUIRE(ready == 'r');
+    REQUIRE(::kill(child, SIGINT) == 0);
+    std::string report;
+    char buf[64];
+    for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) report.append(buf, static_cast<std::size_t>(n));
+    ::close(fds[0]);
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    CHECK(report == "cancelled:interrupted by SIGINT");
+    REQUIRE(WIFSIGNALED(status));
+    CHECK(WTERMSIG(status) == SIGINT);
 }

@@ -2,7 +2,7 @@
 // (asyncio.as_completed).
 #pragma once
 
-#include <chrono>
+#include <aio/detail/chrono.hpp>
 #include <cstddef>
 #include <memory>
 #include <optional>

@@ -4,7 +4,7 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
+#include <aio/detail/chrono.hpp>
 #include <cstdint>
 #include <cstdlib>
 #include <exception>

@@ -1,7 +1,7 @@
 // aio::sleep — suspend the calling task for a while (asyncio.sleep).
 #pragma once
 
-#include <chrono>
+#include <aio/detail/chrono.hpp>
 #include <coroutine>
 
 #include <aio/detail/promise_base.hpp>

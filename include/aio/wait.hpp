@@ -1,9 +1,9 @@
 // aio::wait — wait for some or all of a set of tasks, without cancelling any (asyncio.wait).
 #pragma once
 
-#include <chrono>
+#include <aio/detail/chrono.hpp>
 #include <optional>
-#include <unordered_set>
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -30,15 +30,23 @@ struct WaitResult {
 
 namespace detail {
 
+/// `tasks` without repeats (the first occurrence stays), in the order given.
 template <class T>
 std::vector<Task<T>> unique_tasks(std::vector<Task<T>> tasks) {
+    std::vector<std::pair<const PromiseBase*, std::size_t>> sorted;
+    sorted.reserve(tasks.size());
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+        frame_of(tasks[i].frame_pointer(), "aio::wait()"); // an empty Task throws here
+        sorted.emplace_back(tasks[i].frame_pointer(), i);
+    }
+    std::sort(sorted.begin(), sorted.end());
+    std::vector<bool> repeat(tasks.size(), false);
+    for (std::size_t i = 1; i < sorted.size(); ++i)
+        if (sorted[i].first == sorted[i - 1].first) repeat[sorted[i].second] = true;
     std::vector<Task<T>> unique;
     unique.reserve(tasks.size());
-    std::unordered_set<const PromiseBase*> seen;
-    for (auto& t : tasks) {
-        frame_of(t.frame_pointer(), "aio::wait()");
-        if (seen.insert(t.frame_pointer()).second) unique.push_back(std::move(t));
-    }
+    for (std::size_t i = 0; i < tasks.size(); ++i)
+        if (!repeat[i]) unique.push_back(std::move(tasks[i]));
     return unique;
 }
 

@@ -1,7 +1,7 @@
 // aio::wait_for / aio::timeout_at — await with a deadline (asyncio.wait_for, asyncio.timeout_at).
 #pragma once
 
-#include <chrono>
+#include <aio/detail/chrono.hpp>
 #include <type_traits>
 #include <utility>
 
