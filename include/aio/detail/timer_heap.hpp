@@ -1,11 +1,16 @@
 // aio::detail — the loop's timer heap.
 //
-// A 4-ary min-heap ordered by (deadline, sequence number), so equal deadlines fire in the
-// order they were scheduled. Four children per node halve the depth of a binary heap and keep
-// siblings in adjacent cache lines, which is what pop costs on a large heap. Each entry names a slot; the slot holds what to do on expiry.
-// Cancelling frees the slot at once and leaves the heap entry behind as stale (it is skipped
-// when it reaches the top), as asyncio does; when stale entries dominate the heap it is
-// rebuilt without them. Slots are recycled, so scheduling allocates only when the heap grows.
+// Timers are ordered by (deadline, sequence number), so equal deadlines fire in the order they
+// were scheduled. Two structures hold them:
+//  - a sorted run: timers whose deadline is no earlier than the last one appended go to the
+//    back of a FIFO. Timeouts of one length, sleeps in a loop and timers scheduled in order
+//    all land here, and scheduling and firing them is O(1);
+//  - a 4-ary min-heap for the rest. Four children per node halve the depth of a binary heap
+//    and keep siblings in adjacent cache lines, which is what pop costs on a large heap.
+// Each entry names a slot; the slot holds what to do on expiry. Cancelling frees the slot at
+// once and leaves the entry behind as stale (it is skipped when it reaches the front), as
+// asyncio does; when stale entries dominate, both structures are rebuilt without them. Slots
+// are recycled, so scheduling allocates only when the structures grow.
 #pragma once
 
 #include <algorithm>
@@ -42,8 +47,13 @@ public:
         std::uint64_t seq = next_seq_++;
         if (AIO_UNLIKELY(static_cast<std::uint32_t>(seq) == 0)) seq = next_seq_++; // 0 means "no timer"
         slots_[slot] = Slot{fire, arg, seq, no_slot};
-        heap_.push_back(Entry{deadline, seq, slot});
-        sift_up(heap_.size() - 1);
+        const Entry entry{deadline, seq, slot};
+        if (run_head_ == run_.size() || run_.back().deadline <= deadline) {
+            run_.push_back(entry);
+        } else {
+            heap_.push_back(entry);
+            sift_up(heap_.size() - 1);
+        }
         return TimerId{slot, static_cast<std::uint32_t>(seq)};
     }
 
@@ -52,26 +62,32 @@ public:
         if (!id || id.slot >= slots_.size() || static_cast<std::uint32_t>(slots_[id.slot].seq) != id.seq) return false;
         free_slot(id.slot);
         ++stale_;
-        if (stale_ > min_stale_to_purge && stale_ * 2 > heap_.size()) purge();
+        if (stale_ > min_stale_to_purge && stale_ * 2 > entries()) purge();
         return true;
     }
 
     /// Number of live (not cancelled) timers.
-    std::size_t size() const noexcept { return heap_.size() - stale_; }
+    std::size_t size() const noexcept { return entries() - stale_; }
     bool empty() const noexcept { return size() == 0; }
 
     /// Deadline of the earliest live timer; call only when !empty().
     std::int64_t next_deadline() noexcept {
-        drop_stale_top();
-        return heap_.front().deadline;
+        drop_stale_fronts();
+        return earliest().deadline;
     }
 
     /// Calls fire(arg) for every live timer due at or before `now`, in deadline order.
     template <class Sink>
     void pop_due(std::int64_t now, Sink&& sink) {
-        while (!heap_.empty() && heap_.front().deadline <= now) {
-            const Entry top = heap_.front();
-            pop_front();
+        for (;;) {
+            const bool from_run = run_head_ != run_.size() && (heap_.empty() || earlier(run_[run_head_], heap_.front()));
+            if (!from_run && heap_.empty()) break;
+            const Entry top = from_run ? run_[run_head_] : heap_.front();
+            if (top.deadline > now) break;
+            if (from_run)
+                pop_run();
+            else
+                pop_heap();
             Slot& slot = slots_[top.slot];
             if (slot.seq != top.seq) {
                 --stale_;
@@ -87,8 +103,13 @@ public:
     /// Removes every timer, handing each live one's argument to `drop` (loop teardown).
     template <class Drop>
     void clear(Drop&& drop) {
-        for (const Entry& e : heap_)
+        auto drop_live = [&](const Entry& e) {
             if (slots_[e.slot].seq == e.seq) drop(slots_[e.slot].fire, slots_[e.slot].arg);
+        };
+        std::for_each(run_.begin() + static_cast<std::ptrdiff_t>(run_head_), run_.end(), drop_live);
+        std::for_each(heap_.begin(), heap_.end(), drop_live);
+        run_.clear();
+        run_head_ = 0;
         heap_.clear();
         slots_.clear();
         free_head_ = no_slot;
@@ -109,11 +130,30 @@ private:
     };
     static constexpr std::uint32_t no_slot = 0xffffffffu;
     static constexpr std::size_t min_stale_to_purge = 100;
-
     static constexpr std::size_t arity = 4;
 
     static bool earlier(const Entry& a, const Entry& b) noexcept {
         return a.deadline != b.deadline ? a.deadline < b.deadline : a.seq < b.seq;
+    }
+
+    std::size_t entries() const noexcept { return run_.size() - run_head_ + heap_.size(); }
+
+    bool live(const Entry& e) const noexcept { return slots_[e.slot].seq == e.seq; }
+
+    const Entry& earliest() const noexcept {
+        if (run_head_ == run_.size()) return heap_.front();
+        if (heap_.empty()) return run_[run_head_];
+        return earlier(run_[run_head_], heap_.front()) ? run_[run_head_] : heap_.front();
+    }
+
+    void pop_run() noexcept {
+        if (++run_head_ == run_.size()) {
+            run_.clear();
+            run_head_ = 0;
+        } else if (run_head_ >= 1024 && run_head_ * 2 >= run_.size()) {
+            run_.erase(run_.begin(), run_.begin() + static_cast<std::ptrdiff_t>(run_head_)); // O(1) amortized
+            run_head_ = 0;
+        }
     }
 
     void sift_up(std::size_t i) noexcept {
@@ -145,31 +185,43 @@ private:
         heap_[i] = moving;
     }
 
-    void pop_front() noexcept {
+    void pop_heap() noexcept {
         heap_.front() = heap_.back();
         heap_.pop_back();
         sift_down(0);
     }
 
-    void free_slot(std::uint32_t slot) {
+    void free_slot(std::uint32_t slot) noexcept {
         slots_[slot].seq = 0;
         slots_[slot].next_free = free_head_;
         free_head_ = slot;
     }
 
-    void drop_stale_top() noexcept {
-        while (!heap_.empty() && slots_[heap_.front().slot].seq != heap_.front().seq) {
-            pop_front();
-            --stale_;
+    void drop_stale_fronts() noexcept {
+        for (;;) {
+            if (run_head_ != run_.size() && !live(run_[run_head_])) {
+                pop_run();
+                --stale_;
+            } else if (!heap_.empty() && !live(heap_.front())) {
+                pop_heap();
+                --stale_;
+            } else {
+                return;
+            }
         }
     }
 
     void purge() {
-        std::erase_if(heap_, [this](const Entry& e) { return slots_[e.slot].seq != e.seq; });
+        run_.erase(run_.begin(), run_.begin() + static_cast<std::ptrdiff_t>(run_head_));
+        run_head_ = 0;
+        std::erase_if(run_, [this](const Entry& e) { return !live(e); }); // stays sorted
+        std::erase_if(heap_, [this](const Entry& e) { return !live(e); });
         for (std::size_t i = heap_.size() / arity + 1; i-- > 0;) sift_down(i);
         stale_ = 0;
     }
 
+    std::vector<Entry> run_; // sorted by (deadline, seq) from run_head_ on
+    std::size_t run_head_ = 0;
     std::vector<Entry> heap_;
     std::vector<Slot> slots_;
     std::uint32_t free_head_ = no_slot; // free slots, linked through Slot::next_free
