@@ -567,11 +567,11 @@ inline void EventLoop::run_once() {
     }
 
     // Only what is ready now: callbacks scheduled by these run on the next iteration.
-    const std::size_t n = ready_.size();
+    const std::size_t n = ready_.begin_batch();
     steps_since_poll_ += n;
     if (AIO_LIKELY(!debug_)) {
         for (std::size_t i = 0; i < n; ++i) {
-            const detail::ReadyItem item = ready_.pop();
+            const detail::ReadyItem item = ready_.batch_item(i);
             if (item.kind() == detail::ReadyItem::task_step) { // the hot case, inlined
                 auto* task = item.target<detail::PromiseBase>();
                 current_task_ = task;
@@ -583,7 +583,7 @@ inline void EventLoop::run_once() {
         }
         current_task_ = nullptr;
     } else {
-        for (std::size_t i = 0; i < n; ++i) run_item_timed(ready_.pop());
+        for (std::size_t i = 0; i < n; ++i) run_item_timed(ready_.batch_item(i));
     }
 }
 
@@ -628,10 +628,9 @@ inline void EventLoop::close() {
     }
     detail::PromiseBase* pending = std::exchange(tasks_, nullptr);
 
-    while (!ready_.empty()) {
-        const detail::ReadyItem item = ready_.pop();
+    ready_.clear([](detail::ReadyItem item) {
         if (item.kind() == detail::ReadyItem::callback) item.target<detail::CallbackNode>()->release();
-    }
+    });
     timers_.clear([](detail::TimerHeap::Fire fire, void* arg) {
         if (fire == &fire_callback_timer) {
             auto* node = static_cast<detail::CallbackNode*>(arg);

@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <utility>
 
+#include <aio/detail/frame_pool.hpp>
 #include <aio/detail/promise_base.hpp>
 #include <aio/errors.hpp>
 #include <aio/event_loop.hpp>
@@ -65,6 +66,8 @@ template <class T>
 class Promise final : public PromiseBase, public ResultStorage<T> {
 public:
     inline Task<T> get_return_object() noexcept;
+    static void* operator new(std::size_t size) { return FramePool::allocate(size); }
+    static void operator delete(void* frame, std::size_t size) noexcept { FramePool::deallocate(frame, size); }
     std::suspend_always initial_suspend() noexcept { return {}; }
     FinalAwaiter final_suspend() noexcept { return {}; }
     void unhandled_exception() noexcept { record_exception(); }

@@ -1,11 +1,11 @@
-// aio::detail — the loop's ready queue: a FIFO ring buffer of tagged pointers (a task to step,
-// or a callback node to run), one machine word each. Pushing never allocates once the buffer
-// has grown to the loop's working size, and nothing here is type-erased through std::function.
+// aio::detail — the loop's ready queue: a FIFO of tagged pointers (a task to step, or a
+// callback node to run), one machine word each. Pushing never allocates once the queue has
+// grown to the loop's working size, and nothing here is type-erased through std::function.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
+#include <vector>
 #include <utility>
 
 #include <aio/config.hpp>
@@ -31,37 +31,43 @@ private:
     std::uintptr_t bits_ = 0;
 };
 
+/// FIFO of ready work, run in batches: the loop takes everything queued so far as one batch
+/// (begin_batch) and runs it; what is pushed meanwhile waits for the next batch, which is
+/// asyncio's rule that callbacks scheduled while running go to the next iteration. Two vectors
+/// swapped per batch make a push a vector append and a pop an index step.
 class ReadyQueue {
 public:
-    ReadyQueue() : buffer_(std::make_unique<ReadyItem[]>(initial_capacity)), mask_(initial_capacity - 1) {}
-
-    bool empty() const noexcept { return head_ == tail_; }
-    std::size_t size() const noexcept { return tail_ - head_; }
-
-    void push(ReadyItem item) {
-        if (AIO_UNLIKELY(size() == mask_ + 1)) grow();
-        buffer_[tail_++ & mask_] = item;
+    ReadyQueue() {
+        next_.reserve(initial_capacity);
+        batch_.reserve(initial_capacity);
     }
 
-    ReadyItem pop() noexcept { return buffer_[head_++ & mask_]; }
+    /// Nothing queued for the next batch.
+    bool empty() const noexcept { return next_.empty(); }
+    std::size_t size() const noexcept { return next_.size(); }
+
+    void push(ReadyItem item) { next_.push_back(item); }
+
+    /// Makes everything queued so far the current batch and returns its size.
+    std::size_t begin_batch() noexcept {
+        batch_.swap(next_);
+        next_.clear();
+        return batch_.size();
+    }
+    ReadyItem batch_item(std::size_t i) const noexcept { return batch_[i]; }
+
+    /// Empties the queue, handing every item to `drop` (loop teardown).
+    template <class Drop>
+    void clear(Drop&& drop) {
+        for (ReadyItem item : next_) drop(item);
+        next_.clear();
+        batch_.clear();
+    }
 
 private:
     static constexpr std::size_t initial_capacity = 256;
-
-    [[gnu::noinline]] void grow() {
-        const std::size_t capacity = mask_ + 1;
-        auto bigger = std::make_unique<ReadyItem[]>(capacity * 2);
-        for (std::size_t i = 0; i < capacity; ++i) bigger[i] = buffer_[(head_ + i) & mask_];
-        buffer_ = std::move(bigger);
-        mask_ = capacity * 2 - 1;
-        head_ = 0;
-        tail_ = capacity;
-    }
-
-    std::unique_ptr<ReadyItem[]> buffer_;
-    std::size_t mask_;
-    std::size_t head_ = 0; // monotonic; wraps through the mask
-    std::size_t tail_ = 0;
+    std::vector<ReadyItem> next_;
+    std::vector<ReadyItem> batch_;
 };
 
 } // namespace aio::detail
