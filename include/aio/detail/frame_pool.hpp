@@ -80,12 +80,17 @@ private:
     struct Lists {
         FreeList lists[classes];
         ~Lists() {
-            for (std::size_t c = 0; c < classes; ++c)
+            for (std::size_t c = 0; c < classes; ++c) {
                 for (Node* node = lists[c].head; node;) {
                     Node* next = node->next;
                     ::operator delete(node, (c + 1) * granule);
                     node = next;
                 }
+                // Frames freed later in this thread's exit (a static loop or task destroyed
+                // after thread_locals) bypass the pool instead of filling a dead list.
+                lists[c].head = nullptr;
+                lists[c].count = max_cached;
+            }
         }
     };
     static FreeList* lists() noexcept {
