@@ -268,6 +268,8 @@ public:
     const std::shared_ptr<detail::ThreadsafeInbox>& inbox() const noexcept { return inbox_; }
     inline Executor& default_executor();
     inline void on_task_finished(detail::PromiseBase& task) noexcept;
+    /// A finished task's frame is being destroyed.
+    void forget_finished_task(detail::PromiseBase& task) noexcept { unlink_task(finished_tasks_, task); }
     void push_ready(detail::ReadyItem item) { ready_.push(item); }
     bool has_pending_tasks() const noexcept { return tasks_ != nullptr; }
     template <class F>
@@ -346,6 +348,8 @@ private:
         return thread_.load(std::memory_order_relaxed) != std::thread::id();
     }
 
+    static inline void unlink_task(detail::PromiseBase*& list, detail::PromiseBase& task) noexcept;
+
     static std::int64_t real_now_ns() noexcept {
         return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
     }
@@ -381,7 +385,7 @@ private:
         auto* task = static_cast<detail::PromiseBase*>(arg);
         EventLoop* loop = task->loop_;
         task->state_ = detail::FrameState::running;
-        if (task->must_cancel_) {
+        if (task->must_cancel_ && !task->runs_when_cancelled_) {
             task->must_cancel_ = false;
             try {
                 throw CancelledError(task->cancel_message());
@@ -500,7 +504,8 @@ private:
     int event_count_ = 0; // of the last poll
     std::vector<FdEntry> fds_;
     std::shared_ptr<detail::ThreadsafeInbox> inbox_;
-    detail::PromiseBase* tasks_ = nullptr; // pending tasks, newest first
+    detail::PromiseBase* tasks_ = nullptr;          // pending tasks, newest first
+    detail::PromiseBase* finished_tasks_ = nullptr; // finished tasks whose frames are still alive
     detail::PromiseBase* current_task_ = nullptr;
     detail::PromiseBase* sigint_target_ = nullptr;
     std::shared_ptr<Executor> default_executor_;
@@ -592,12 +597,21 @@ inline Executor& EventLoop::default_executor() {
     return *default_executor_;
 }
 
-inline void EventLoop::on_task_finished(detail::PromiseBase& task) noexcept {
+inline void EventLoop::unlink_task(detail::PromiseBase*& list, detail::PromiseBase& task) noexcept {
     if (task.prev_task_) task.prev_task_->next_task_ = task.next_task_;
     else
-        tasks_ = task.next_task_;
+        list = task.next_task_;
     if (task.next_task_) task.next_task_->prev_task_ = task.prev_task_;
     task.prev_task_ = task.next_task_ = nullptr;
+}
+
+inline void EventLoop::on_task_finished(detail::PromiseBase& task) noexcept {
+    unlink_task(tasks_, task);
+    // Finished frames that handles keep alive stay listed, so close() can cut them loose
+    // from this loop before it goes away.
+    task.next_task_ = finished_tasks_;
+    if (finished_tasks_) finished_tasks_->prev_task_ = &task;
+    finished_tasks_ = &task;
     if (sigint_target_ == &task) sigint_target_ = nullptr;
     if (AIO_UNLIKELY(report_failures_) && task.has_exception() && !task.is_cancelled() && !task.exception_retrieved_)
         call_exception_handler({"unhandled exception during aio::run() shutdown", task.take_exception(), task.name()});
@@ -647,6 +661,17 @@ inline void EventLoop::close() {
         if (fds_[fd].reader || fds_[fd].writer) poller_.forget(static_cast<int>(fd));
     }
     fds_.clear();
+
+    // Finished tasks that handles keep alive: report what nobody retrieved, then cut them loose.
+    for (detail::PromiseBase* t = std::exchange(finished_tasks_, nullptr); t;) {
+        detail::PromiseBase* next = t->next_task_;
+        if (t->has_exception() && !t->exception_retrieved_ && !t->is_cancelled())
+            call_exception_handler({"Task exception was never retrieved (await the task or call result())",
+                                    t->take_exception(), t->name()});
+        t->prev_task_ = t->next_task_ = nullptr;
+        t->loop_ = nullptr;
+        t = next;
+    }
 
     // Frames go last: their destructors may drop handles to other tasks.
     while (pending) {
@@ -700,6 +725,7 @@ inline std::coroutine_handle<> PromiseBase::complete() noexcept {
         loop_->on_task_finished(*this); // may free this frame
         return std::noop_coroutine();
     }
+    task_ = nullptr; // a lazy frame may outlive the task it ran in
     if (inline_start_) return std::noop_coroutine(); // back into the awaiter's await_suspend
     if (continuation_) return continuation_;
     return std::noop_coroutine();
@@ -721,9 +747,10 @@ inline void PromiseBase::add_done_callback(DoneCallbackNode* node) {
         return;
     }
     EventLoop* loop = owner_loop();
+    if (!loop) loop = tls_running_loop; // a finished lazy coroutine: the caller's loop runs it
     if (!loop || loop->is_closed()) {
         node->release();
-        throw RuntimeError("add_done_callback() on a task whose event loop is gone");
+        throw RuntimeError("add_done_callback() on a finished task whose event loop is gone");
     }
     node->bind(*this);
     loop->push_ready({ReadyItem::callback, node});
@@ -748,9 +775,12 @@ inline void PromiseBase::schedule_done_callbacks() noexcept {
 }
 
 inline PromiseBase::~PromiseBase() {
-    if (AIO_UNLIKELY(is_task_ && exception_ && !exception_retrieved_ && !cancelled_ && loop_ && !loop_->is_closed()))
-        loop_->call_exception_handler({"Task exception was never retrieved (await the task or call result())",
-                                       exception_, name()});
+    if (is_task_ && loop_) { // a task's loop_ is cleared when the loop closes, so this loop is alive
+        if (state_ == FrameState::finished) loop_->forget_finished_task(*this);
+        if (AIO_UNLIKELY(exception_ && !exception_retrieved_ && !cancelled_))
+            loop_->call_exception_handler({"Task exception was never retrieved (await the task or call result())",
+                                           exception_, name()});
+    }
     if (extras_) {
         for (CallbackNode* node = extras_->done_callbacks; node;) std::exchange(node, node->next)->release();
         delete extras_;

@@ -110,14 +110,14 @@ Task<std::vector<Result<T>>> gather_results_vector(std::vector<Task<T>> tasks) {
 template <class... T>
 Task<std::tuple<gather_value_t<T>...>> gather(Task<T>... tasks) {
     (detail::schedule_if_running(tasks), ...);
-    return detail::gather_tuple<T...>(std::move(tasks)...);
+    return detail::runs_when_cancelled(detail::gather_tuple<T...>(std::move(tasks)...));
 }
 
 /// gather over a vector: a std::vector of the results, in order.
 template <class T>
 Task<std::vector<gather_value_t<T>>> gather(std::vector<Task<T>> tasks) {
     for (auto& t : tasks) detail::schedule_if_running(t);
-    return detail::gather_vector<T>(std::move(tasks));
+    return detail::runs_when_cancelled(detail::gather_vector<T>(std::move(tasks)));
 }
 
 /// Waits for every task and gives each one's outcome as an aio::Result<T> (a value, or its
@@ -126,14 +126,14 @@ Task<std::vector<gather_value_t<T>>> gather(std::vector<Task<T>> tasks) {
 template <class... T>
 Task<std::tuple<Result<T>...>> gather(ReturnExceptions, Task<T>... tasks) {
     (detail::schedule_if_running(tasks), ...);
-    return detail::gather_results_tuple<T...>(std::move(tasks)...);
+    return detail::runs_when_cancelled(detail::gather_results_tuple<T...>(std::move(tasks)...));
 }
 
 /// gather(return_exceptions, ...) over a vector.
 template <class T>
 Task<std::vector<Result<T>>> gather(ReturnExceptions, std::vector<Task<T>> tasks) {
     for (auto& t : tasks) detail::schedule_if_running(t);
-    return detail::gather_results_vector<T>(std::move(tasks));
+    return detail::runs_when_cancelled(detail::gather_results_vector<T>(std::move(tasks)));
 }
 
 } // namespace aio

@@ -43,6 +43,14 @@ public:
             if (!child->task.done()) child->task.cancel("the TaskGroup was destroyed");
             delete child;
         }
+        // Errors that no join() delivered must not vanish.
+        for (const std::exception_ptr& error : errors_) {
+            ExceptionContext context{"TaskGroup destroyed before join() delivered a child's exception", error, {}};
+            if (loop_ && loop_ == detail::tls_running_loop)
+                loop_->call_exception_handler(context);
+            else
+                EventLoop::default_exception_handler(context);
+        }
     }
 
     /// Starts `task` as a child (on the running loop) and returns it. Throws aio::RuntimeError
@@ -60,17 +68,18 @@ public:
         ScheduledTask<T> child_task = loop.create_task(std::move(task), std::move(name));
         auto* child = new Child(this, TaskRef(child_task));
         child_task.frame_pointer()->add_waiter(*child);
-        child->next = children_;
-        if (children_) children_->prev = child;
-        children_ = child;
+        child->prev = last_child_; // creation order, so cancellation goes oldest first
+        (last_child_ ? last_child_->next : children_) = child;
+        last_child_ = child;
         ++running_;
         return child_task;
     }
 
-    /// Awaitable: waits for every child, including ones started while waiting. Throws
+    /// Waits for every child, including ones started while waiting. Throws
     /// aio::ExceptionGroup if any child failed, CancelledError if the joining task was
-    /// cancelled (the children are cancelled and awaited first).
-    [[nodiscard]] auto join() { return JoinAwaiter(*this); }
+    /// cancelled (the children are cancelled and awaited first). A Task, so it composes:
+    /// `co_await aio::wait_for(tg.join(), 5s)`.
+    Task<> join() { co_await JoinAwaiter(*this); }
 
     /// Children still running.
     std::size_t size() const noexcept { return running_; }
@@ -168,15 +177,14 @@ private:
     }
 
     void unlink(Child& child) noexcept {
-        if (child.prev) child.prev->next = child.next;
-        else
-            children_ = child.next;
-        if (child.next) child.next->prev = child.prev;
+        (child.prev ? child.prev->next : children_) = child.next;
+        (child.next ? child.next->prev : last_child_) = child.prev;
         child.prev = child.next = nullptr;
     }
 
     EventLoop* loop_ = nullptr;
-    Child* children_ = nullptr; // running children
+    Child* children_ = nullptr; // running children, oldest first
+    Child* last_child_ = nullptr;
     std::size_t running_ = 0;
     std::vector<std::exception_ptr> errors_;
     JoinAwaiter* joiner_ = nullptr;

@@ -46,6 +46,7 @@ Task<T> timeout_at_task(std::int64_t deadline_ns, bool relative, Task<T> task) {
     EventLoop& loop = get_running_loop();
     if (relative) deadline_ns += loop.now_ns();
     PromiseBase& frame = *task.frame_pointer();
+    if (frame.done()) co_return take_result(task); // finished already: its outcome, whatever the deadline
     if (deadline_ns <= loop.now_ns() && !frame.is_task() && !frame.started()) {
         frame.cancel({}); // a lazy coroutine whose time is already up never starts
         throw TimeoutError("the deadline had already passed; the operation was not started");
@@ -83,8 +84,8 @@ auto wait_for(A&& awaitable, Clock::duration timeout) {
     auto task = detail::to_task(std::forward<A>(awaitable));
     using T = typename decltype(task)::value_type;
     if (timeout > Clock::duration::zero()) detail::schedule_if_running(task);
-    return detail::timeout_at_task<T>(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count(), true,
-                                      std::move(task));
+    return detail::runs_when_cancelled(detail::timeout_at_task<T>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count(), true, std::move(task)));
 }
 
 /// As wait_for, with an absolute deadline on the loop's clock (loop.time() + ...).
@@ -94,7 +95,7 @@ auto timeout_at(Clock::time_point deadline, A&& awaitable) {
     using T = typename decltype(task)::value_type;
     const std::int64_t deadline_ns = detail::to_loop_ns(deadline);
     if (detail::tls_running_loop && deadline_ns > detail::tls_running_loop->now_ns()) detail::schedule_if_running(task);
-    return detail::timeout_at_task<T>(deadline_ns, false, std::move(task));
+    return detail::runs_when_cancelled(detail::timeout_at_task<T>(deadline_ns, false, std::move(task)));
 }
 
 } // namespace aio

@@ -27,6 +27,15 @@
 
 namespace aio::detail {
 
+// NOTE: clang 14 leaves sized deallocation off by default (-fsized-deallocation).
+inline void delete_frame(void* frame, [[maybe_unused]] std::size_t size) noexcept {
+#if defined(__cpp_sized_deallocation)
+    ::operator delete(frame, size);
+#else
+    ::operator delete(frame);
+#endif
+}
+
 class FramePool {
 public:
     static constexpr std::size_t granule = 64;
@@ -61,11 +70,11 @@ public:
                 ++list.count;
                 return;
             }
-            ::operator delete(frame, (c + 1) * granule);
+            delete_frame(frame, (c + 1) * granule);
             return;
         }
 #endif
-        ::operator delete(frame, size);
+        delete_frame(frame, size);
     }
 
 private:
@@ -83,7 +92,7 @@ private:
             for (std::size_t c = 0; c < classes; ++c) {
                 for (Node* node = lists[c].head; node;) {
                     Node* next = node->next;
-                    ::operator delete(node, (c + 1) * granule);
+                    delete_frame(node, (c + 1) * granule);
                     node = next;
                 }
                 // Frames freed later in this thread's exit (a static loop or task destroyed

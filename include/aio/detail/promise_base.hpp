@@ -191,6 +191,9 @@ public:
     // Colder: completion, cancellation and task bookkeeping.
     bool cancelled_ = false;
     bool exception_retrieved_ = false;
+    // Cancelled before its first step, the task still starts, to receive the CancelledError
+    // at its first await: for combinators that must cancel what they already started.
+    bool runs_when_cancelled_ = false;
     std::int32_t cancel_requests_ = 0;
     WaitRef wait_; // task only: what it is suspended on, if cancellable
     std::uint64_t id_ = 0;

@@ -47,6 +47,14 @@ void schedule_if_running(Task<T>& task) {
     if (tls_running_loop && task.valid()) task = ensure_task(std::move(task));
 }
 
+/// A combinator's own Task must start even if it is cancelled before its first step, so that
+/// the cancellation reaches the tasks it has already started.
+template <class T>
+Task<T> runs_when_cancelled(Task<T> task) noexcept {
+    task.frame_pointer()->runs_when_cancelled_ = true;
+    return task;
+}
+
 enum class WakeWhen : std::uint8_t {
     all_done,    // every task finished
     any_done,    // at least one finished
@@ -166,7 +174,7 @@ private:
     std::vector<std::size_t> order_;
     std::size_t first_failure_ = npos;
     bool any_raised_ = false;
-    TaskSetAwaiter* waiting_ = nullptr;
+    TaskSetAwaiter* waiting_ = nullptr; // awaiters suspended on this set (as_completed may have several)
 };
 
 class [[nodiscard]] TaskSetAwaiter {
@@ -187,11 +195,12 @@ public:
             task_->must_cancel_ = false;
             begin_cancelling(task_->cancel_message());
         }
+        if (satisfied()) return false; // e.g. everything already finished: no timeout
         if (spec_.deadline_ns && *spec_.deadline_ns <= loop.now_ns()) deadline_passed();
         if (satisfied()) return false;
         if (spec_.deadline_ns && !deadline_handled_)
             timer_ = loop.timers().schedule(*spec_.deadline_ns, &fire, this);
-        set_.waiting_ = this;
+        link();
         task_->wait_ = WaitRef::to(*this);
         task_->resume_point_ = h;
         return true;
@@ -238,12 +247,30 @@ private:
         if (self->satisfied()) self->wake();
     }
 
+    void link() noexcept {
+        next_waiting_ = set_.waiting_;
+        if (next_waiting_) next_waiting_->prev_waiting_ = this;
+        prev_waiting_ = nullptr;
+        set_.waiting_ = this;
+        linked_ = true;
+    }
+
+    void unlink() noexcept {
+        if (!linked_) return;
+        if (prev_waiting_) prev_waiting_->next_waiting_ = next_waiting_;
+        else
+            set_.waiting_ = next_waiting_;
+        if (next_waiting_) next_waiting_->prev_waiting_ = prev_waiting_;
+        prev_waiting_ = next_waiting_ = nullptr;
+        linked_ = false;
+    }
+
     void disarm() noexcept {
         if (timer_) {
             if (task_ && task_->loop_) task_->loop_->timers().cancel(timer_);
             timer_ = {};
         }
-        if (set_.waiting_ == this) set_.waiting_ = nullptr;
+        unlink();
     }
 
     void wake() {
@@ -278,7 +305,12 @@ private:
     bool timed_out_ = false;
     bool deadline_handled_ = false;
     bool cancel_requested_ = false;
+    bool linked_ = false;
+    TaskSetAwaiter* prev_waiting_ = nullptr;
+    TaskSetAwaiter* next_waiting_ = nullptr;
     std::string cancel_message_;
+
+    friend class TaskSet;
 };
 
 inline TaskSetAwaiter TaskSet::wait(SetWaitSpec spec) { return TaskSetAwaiter(*this, spec); }
@@ -287,7 +319,11 @@ inline void TaskSet::on_task_done(Waiter* waiter) {
     auto* node = static_cast<Node*>(waiter);
     TaskSet& set = *node->set;
     set.record(node->index);
-    if (set.waiting_) set.waiting_->task_finished();
+    for (TaskSetAwaiter* awaiter = set.waiting_; awaiter;) {
+        TaskSetAwaiter* next = awaiter->next_waiting_; // task_finished may unlink awaiter
+        awaiter->task_finished();
+        awaiter = next;
+    }
 }
 
 /// The value a finished task gives a combinator: copied when it can be (the caller may
