@@ -17,7 +17,13 @@
 #if defined(__clang__) || defined(__GNUC__)
 #define AIO_LIKELY(x) __builtin_expect(!!(x), 1)
 #define AIO_UNLIKELY(x) __builtin_expect(!!(x), 0)
+// For the few hot-path functions whose inlining must not depend on how much other code the
+// user's translation unit holds (g++ stops inlining once a unit has grown enough).
+#define AIO_ALWAYS_INLINE inline __attribute__((always_inline))
+#define AIO_NOINLINE __attribute__((noinline))
 #else
 #define AIO_LIKELY(x) (x)
 #define AIO_UNLIKELY(x) (x)
+#define AIO_ALWAYS_INLINE inline
+#define AIO_NOINLINE
 #endif

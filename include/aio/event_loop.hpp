@@ -263,7 +263,7 @@ public:
         return now_ns_;
     }
     detail::TimerHeap& timers() noexcept { return timers_; }
-    void schedule(detail::PromiseBase& task) { ready_.push({detail::ReadyItem::task_step, &task}); }
+    AIO_ALWAYS_INLINE void schedule(detail::PromiseBase& task) { ready_.push({detail::ReadyItem::task_step, &task}); }
     detail::PromiseBase* current_task() const noexcept { return current_task_; }
     const std::shared_ptr<detail::ThreadsafeInbox>& inbox() const noexcept { return inbox_; }
     inline Executor& default_executor();

@@ -27,7 +27,7 @@ public:
     bool await_ready() const noexcept { return false; } // even sleep(0s) yields once
 
     template <class P>
-    bool await_suspend(std::coroutine_handle<P> h) {
+    AIO_ALWAYS_INLINE bool await_suspend(std::coroutine_handle<P> h) {
         detail::PromiseBase& task = detail::running_task(h);
         task_ = &task;
         if (delay_ <= Clock::duration::zero()) {
@@ -44,7 +44,7 @@ public:
     }
 
     /// Throws CancelledError if the task was cancelled meanwhile.
-    void await_resume() { task_->throw_if_cancelled(); }
+    AIO_ALWAYS_INLINE void await_resume() { task_->throw_if_cancelled(); }
 
     /// For APIs that take a Task: a coroutine that awaits this sleep.
     operator Task<>() && { return as_task(delay_); }

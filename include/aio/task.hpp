@@ -211,7 +211,7 @@ public:
     }
 
     template <class P>
-    bool await_suspend(std::coroutine_handle<P> h) {
+    AIO_ALWAYS_INLINE bool await_suspend(std::coroutine_handle<P> h) {
         Promise<T>& child = task_.promise();
         PromiseBase& task = running_task(h);
         if (!child.started() && !child.is_task()) {

@@ -134,7 +134,7 @@ public:
     }
 
     /// At a suspension point: deliver a pending cancellation.
-    void throw_if_cancelled() {
+    AIO_ALWAYS_INLINE void throw_if_cancelled() {
         if (AIO_UNLIKELY(must_cancel_)) {
             must_cancel_ = false;
             throw CancelledError(cancel_message());
@@ -227,7 +227,7 @@ private:
 
 /// The task a coroutine is running in, from the handle an awaiter's await_suspend receives.
 template <class P>
-PromiseBase& running_task(std::coroutine_handle<P> h) {
+AIO_ALWAYS_INLINE PromiseBase& running_task(std::coroutine_handle<P> h) {
     static_assert(std::is_base_of_v<PromiseBase, P>,
                   "aio awaitables can only be awaited from an aio::Task coroutine");
     PromiseBase* task = h.promise().task_;

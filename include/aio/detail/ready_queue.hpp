@@ -5,7 +5,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <vector>
+#include <algorithm>
+#include <memory>
 #include <utility>
 
 #include <aio/config.hpp>
@@ -34,40 +35,54 @@ private:
 /// FIFO of ready work, run in batches: the loop takes everything queued so far as one batch
 /// (begin_batch) and runs it; what is pushed meanwhile waits for the next batch, which is
 /// asyncio's rule that callbacks scheduled while running go to the next iteration. Two vectors
-/// swapped per batch make a push a vector append and a pop an index step.
+/// swapped per batch make a push an append and a pop an index step.
 class ReadyQueue {
 public:
-    ReadyQueue() {
-        next_.reserve(initial_capacity);
-        batch_.reserve(initial_capacity);
-    }
+    ReadyQueue() : next_(initial_capacity), batch_(initial_capacity) {}
 
     /// Nothing queued for the next batch.
-    bool empty() const noexcept { return next_.empty(); }
-    std::size_t size() const noexcept { return next_.size(); }
+    bool empty() const noexcept { return next_.size == 0; }
+    std::size_t size() const noexcept { return next_.size; }
 
-    void push(ReadyItem item) { next_.push_back(item); }
+    AIO_ALWAYS_INLINE void push(ReadyItem item) {
+        if (AIO_UNLIKELY(next_.size == next_.capacity)) next_.grow();
+        next_.items[next_.size++] = item;
+    }
 
     /// Makes everything queued so far the current batch and returns its size.
     std::size_t begin_batch() noexcept {
-        batch_.swap(next_);
-        next_.clear();
-        return batch_.size();
+        std::swap(batch_, next_);
+        next_.size = 0;
+        return batch_.size;
     }
-    ReadyItem batch_item(std::size_t i) const noexcept { return batch_[i]; }
+    ReadyItem batch_item(std::size_t i) const noexcept { return batch_.items[i]; }
 
     /// Empties the queue, handing every item to `drop` (loop teardown).
     template <class Drop>
     void clear(Drop&& drop) {
-        for (ReadyItem item : next_) drop(item);
-        next_.clear();
-        batch_.clear();
+        for (std::size_t i = 0; i < next_.size; ++i) drop(next_.items[i]);
+        next_.size = 0;
+        batch_.size = 0;
     }
 
 private:
     static constexpr std::size_t initial_capacity = 256;
-    std::vector<ReadyItem> next_;
-    std::vector<ReadyItem> batch_;
+
+    struct Buffer {
+        explicit Buffer(std::size_t n) : items(std::make_unique<ReadyItem[]>(n)), capacity(n) {}
+        AIO_NOINLINE void grow() {
+            auto bigger = std::make_unique<ReadyItem[]>(capacity * 2);
+            std::copy(items.get(), items.get() + size, bigger.get());
+            items = std::move(bigger);
+            capacity *= 2;
+        }
+        std::unique_ptr<ReadyItem[]> items;
+        std::size_t size = 0;
+        std::size_t capacity;
+    };
+
+    Buffer next_;  // pushed since the current batch began
+    Buffer batch_; // being run
 };
 
 } // namespace aio::detail
