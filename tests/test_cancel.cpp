@@ -432,3 +432,31 @@ TEST_CASE("cancelling a task frees its frames", "[cancel][lifetime]") {
     }
     REQUIRE(baseline.leaked() == 0);
 }
+
+TEST_CASE("uncancel() after cancel() cannot revive a wait that cancellation already took apart", "[cancel]") {
+    // asyncio: the future the task waited on is cancelled for good, so the task gets
+    // CancelledError even if uncancel() brings cancelling() back to 0 before it runs.
+    std::string outcome;
+    aio::Clock::duration slept{};
+    auto sleeper = [&]() -> aio::Task<> {
+        auto& loop = aio::get_running_loop();
+        const auto t0 = loop.time();
+        try {
+            co_await aio::sleep(1h);
+            outcome = "woke normally";
+        } catch (const aio::CancelledError&) {
+            outcome = "cancelled";
+        }
+        slept = loop.time() - t0;
+    };
+    auto body = [&]() -> aio::Task<> {
+        auto t = aio::create_task(sleeper());
+        co_await aio::sleep(1ms);
+        REQUIRE(t.cancel("x"));
+        REQUIRE(t.uncancel() == 0);
+        co_await t;
+    };
+    aio::run(body(), aio::RunOptions{.virtual_time = true});
+    CHECK(outcome == "cancelled");
+    CHECK(slept < 1h);
+}

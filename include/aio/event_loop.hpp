@@ -386,7 +386,7 @@ private:
         EventLoop* loop = task->loop_;
         task->state_ = detail::FrameState::running;
         if (task->must_cancel_ && !task->runs_when_cancelled_) {
-            task->must_cancel_ = false;
+            task->clear_pending_cancel();
             try {
                 throw CancelledError(task->cancel_message());
             } catch (...) {
@@ -712,8 +712,10 @@ inline bool PromiseBase::cancel(std::string message) {
         if (wait_.on_cancel(cancel_message())) return true; // the wait delivers the outcome
         wait_ = {};
         loop_->schedule(*this);
+        must_cancel_ |= wait_disarmed; // even if uncancel() follows: that wait is gone (asyncio)
+        return true;
     }
-    must_cancel_ = true;
+    must_cancel_ |= cancel_requested;
     return true;
 }
 

@@ -108,7 +108,7 @@ private:
         bool await_suspend(std::coroutine_handle<P> h) {
             task_ = &detail::running_task(h);
             if (task_->cancel_pending()) {
-                task_->must_cancel_ = false;
+                task_->clear_pending_cancel();
                 begin_cancelling(task_->cancel_message());
             }
             if (group_.running_ == 0) return false;

@@ -129,18 +129,19 @@ public:
     int cancelling() const noexcept { return task_state().cancel_requests_; }
     int uncancel() noexcept {
         PromiseBase& t = task_state();
-        if (t.cancel_requests_ > 0 && --t.cancel_requests_ == 0) t.must_cancel_ = false;
+        if (t.cancel_requests_ > 0 && --t.cancel_requests_ == 0) t.must_cancel_ &= ~cancel_requested;
         return t.cancel_requests_;
     }
 
     /// At a suspension point: deliver a pending cancellation.
     AIO_ALWAYS_INLINE void throw_if_cancelled() {
         if (AIO_UNLIKELY(must_cancel_)) {
-            must_cancel_ = false;
+            must_cancel_ = 0;
             throw CancelledError(cancel_message());
         }
     }
-    bool cancel_pending() const noexcept { return must_cancel_; }
+    bool cancel_pending() const noexcept { return must_cancel_ != 0; }
+    void clear_pending_cancel() noexcept { must_cancel_ = 0; }
     const std::string& cancel_message() const noexcept {
         static const std::string none;
         return extras_ ? extras_->cancel_message : none;
@@ -186,7 +187,10 @@ public:
     FrameState state_ = FrameState::created;
     bool is_task_ = false;
     bool inline_start_ = false; // the awaiter is still inside await_suspend (see TaskAwaiter)
-    bool must_cancel_ = false;
+    // A cancellation to deliver at the next suspension point (bits):
+    static constexpr std::uint8_t cancel_requested = 1; // by cancel(); uncancel() may withdraw it
+    static constexpr std::uint8_t wait_disarmed = 2;    // the wait it was in is gone: final
+    std::uint8_t must_cancel_ = 0;
 
     // Colder: completion, cancellation and task bookkeeping.
     bool cancelled_ = false;

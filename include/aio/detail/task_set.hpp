@@ -192,7 +192,7 @@ public:
         EventLoop& loop = *task_->loop_;
         if (task_->cancel_pending()) {
             if (spec_.on_cancel == OnCancel::detach) return false; // await_resume throws
-            task_->must_cancel_ = false;
+            task_->clear_pending_cancel();
             begin_cancelling(task_->cancel_message());
         }
         if (satisfied()) return false; // e.g. everything already finished: no timeout
@@ -291,7 +291,7 @@ private:
         begin_cancelling(message);
         if (!satisfied()) return true; // woken once every task has finished
         disarm();
-        task_->must_cancel_ = false; // await_resume throws the CancelledError itself
+        task_->clear_pending_cancel(); // await_resume throws the CancelledError itself
         task_->loop_->schedule(*task_);
         task_->wait_ = {};
         return true;
