@@ -63,4 +63,34 @@ private:
     std::vector<std::exception_ptr> exceptions_;
 };
 
+/// Queue::get_nowait() found no item to take (asyncio.QueueEmpty).
+class QueueEmpty : public std::runtime_error {
+public:
+    QueueEmpty() : std::runtime_error("get_nowait() on an empty queue; co_await queue.get() to wait for an item") {}
+    using std::runtime_error::runtime_error;
+};
+
+/// Queue::put_nowait() found no free slot (asyncio.QueueFull).
+class QueueFull : public std::runtime_error {
+public:
+    QueueFull() : std::runtime_error("put_nowait() on a full queue; co_await queue.put(item) to wait for a free slot") {}
+    using std::runtime_error::runtime_error;
+};
+
+/// A put on a queue that was shut down, or a get on one that is shut down and empty
+/// (asyncio.QueueShutDown, Python 3.13).
+class QueueShutDown : public std::runtime_error {
+public:
+    QueueShutDown() : std::runtime_error("the queue was shut down; stop putting and getting") {}
+    using std::runtime_error::runtime_error;
+};
+
+/// Barrier::wait() on a broken barrier, or one reset or aborted while the task waited
+/// (asyncio.BrokenBarrierError, which is a RuntimeError too).
+class BrokenBarrierError : public RuntimeError {
+public:
+    BrokenBarrierError() : RuntimeError("the barrier is broken (reset or aborted); reset() it before waiting again") {}
+    using RuntimeError::RuntimeError;
+};
+
 } // namespace aio

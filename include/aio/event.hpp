@@ -1,0 +1,103 @@
+// aio::Event — a flag that tasks can wait for (asyncio.Event, SPEC §7).
+//
+//   aio::Event ready;
+//   ... co_await ready.wait(); ...     // in the waiting tasks
+//   ready.set();                        // wakes every one of them, in the order they came
+#pragma once
+
+#include <coroutine>
+#include <string>
+
+#include <aio/detail/promise_base.hpp>
+#include <aio/detail/waiter_list.hpp>
+
+namespace aio {
+
+class Event;
+
+namespace detail {
+
+/// The awaitable Event::wait() returns; its wait node lives in the awaiting frame.
+class [[nodiscard]] EventWait {
+public:
+    explicit EventWait(Event& event) noexcept : event_(event) {}
+    // Movable until awaited (e.g. into aio::wait_for), never after: the node is not linked yet.
+    EventWait(EventWait&& other) noexcept : event_(other.event_) {}
+    EventWait(const EventWait&) = delete;
+    EventWait& operator=(const EventWait&) = delete;
+    // No destructor: see LockAcquire.
+
+    AIO_ALWAYS_INLINE bool await_ready() const noexcept;
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h);
+    void await_resume() {
+        if (!node_.task) return; // the flag was set
+        if (node_.state == WaitState::woken && AIO_LIKELY(!node_.task->cancel_pending())) return;
+        throw_cancelled(*node_.task);
+    }
+
+private:
+    friend class WaitRef;
+    bool on_cancel(const std::string&) noexcept { return unlink_cancelled(node_); }
+    void detach() noexcept { unlink_detached(node_); }
+
+    Event& event_;
+    WaitNode node_;
+};
+
+} // namespace detail
+
+/// An event flag for the tasks of one event loop (asyncio.Event). Not thread-safe.
+/// set() wakes every task waiting at that moment, each once, in the order they started
+/// waiting; clear() resets the flag for later waits. Binds to the loop of the first task that
+/// waits on it; waiting from another loop's task throws aio::RuntimeError. It must outlive the
+/// tasks that wait on it.
+class Event {
+public:
+    Event() noexcept = default;
+    Event(const Event&) = delete;
+    Event& operator=(const Event&) = delete;
+
+    /// True once set() was called, until clear().
+    bool is_set() const noexcept { return set_; }
+
+    /// Sets the flag and wakes every waiting task (oldest first). Does nothing if already set.
+    void set() {
+        if (set_) return;
+        if (!waiters_.empty()) loop_.check_waker("aio::Event");
+        set_ = true;
+        detail::wake_all(waiters_);
+    }
+
+    /// Resets the flag: later wait()s block until the next set().
+    void clear() noexcept { set_ = false; }
+
+    /// `co_await event.wait()` returns once the flag is set — at once, without suspending, if it
+    /// already is. Cancel-safe: a cancelled wait leaves the waiter list; set() consumes nothing,
+    /// so there is nothing to hand on. Throws aio::RuntimeError when waiting from a task of
+    /// another loop than the event's.
+    detail::EventWait wait() noexcept { return detail::EventWait(*this); }
+
+private:
+    friend class detail::EventWait;
+
+    bool set_ = false;
+    detail::WaitList waiters_; // non-empty only while not set
+    detail::LoopBinding loop_;
+};
+
+AIO_ALWAYS_INLINE bool detail::EventWait::await_ready() const noexcept { return event_.set_; }
+
+template <class P>
+bool detail::EventWait::await_suspend(std::coroutine_handle<P> h) {
+    PromiseBase& task = running_task(h);
+    event_.loop_.bind(task.loop_, "aio::Event");
+    node_.task = &task;
+    if (task.cancel_pending()) return false;
+    event_.waiters_.push_back(node_);
+    task.wait_ = WaitRef::to(*this);
+    task.resume_point_ = h;
+    return true;
+}
+
+} // namespace aio
