@@ -44,3 +44,33 @@ namespace asio = boost::asio;
 #else
 #define AIO_BENCH_NOINLINE
 #endif
+
+namespace bench {
+
+/// Adds the aio, hand-written and Asio columns to `r`; a column this build lacks (nullptr)
+/// shows as n/a with the reason.
+inline void add_columns(Runner& r, double (*aio)(), double (*hand)(), double (*asio)()) {
+    if (aio)
+        r.add(kAio, aio);
+    else
+        r.add_missing(kAio, "built without aio");
+    r.add(kHand, hand);
+    if (asio)
+        r.add(kAsio, asio);
+    else
+        r.add_missing(kAsio, AIO_BENCH_ASIO_MISSING);
+}
+
+} // namespace bench
+
+// The name of a column's function, or nullptr when the build lacks that column.
+#if AIO_BENCH_WITH_AIO
+#define AIO_BENCH_AIO(fn) (&fn)
+#else
+#define AIO_BENCH_AIO(fn) nullptr
+#endif
+#if AIO_BENCH_WITH_ASIO
+#define AIO_BENCH_ASIO(fn) (&fn)
+#else
+#define AIO_BENCH_ASIO(fn) nullptr
+#endif

@@ -65,17 +65,7 @@ double run_asio() {
 int main(int argc, char** argv) {
     auto opt = bench::parse_args(argc, argv);
     bench::Runner r("lazy", "lazy await: 1M co_await child()", "wall ns per create+await+destroy");
-#if AIO_BENCH_WITH_AIO
-    r.add(bench::kAio, run_aio);
-#else
-    r.add_missing(bench::kAio, "built without aio");
-#endif
-    r.add(bench::kHand, run_hw);
-#if AIO_BENCH_WITH_ASIO
-    r.add(bench::kAsio, run_asio);
-#else
-    r.add_missing(bench::kAsio, AIO_BENCH_ASIO_MISSING);
-#endif
+    bench::add_columns(r, AIO_BENCH_AIO(run_aio), run_hw, AIO_BENCH_ASIO(run_asio));
     r.run(opt);
     auto a = r.med(bench::kAio), h = r.med(bench::kHand);
     return r.report(opt, {bench::target_ratio_at_most("aio <= 1.5x hand-written", a, h, 1.5)},

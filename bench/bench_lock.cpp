@@ -182,22 +182,8 @@ int main(int argc, char** argv) {
 
     bench::Runner u("lock", "lock uncontended: 1M acquire+release", "wall ns per acquire + release");
     bench::Runner h("lock_handoff", "lock handoff: 2 tasks x 100k", "wall ns per handoff (release, wake, switch)");
-#if AIO_BENCH_WITH_AIO
-    u.add(bench::kAio, run_aio_uncontended);
-    h.add(bench::kAio, run_aio_handoff);
-#else
-    u.add_missing(bench::kAio, "built without aio");
-    h.add_missing(bench::kAio, "built without aio");
-#endif
-    u.add(bench::kHand, run_hw_uncontended);
-    h.add(bench::kHand, run_hw_handoff);
-#if AIO_BENCH_WITH_ASIO
-    u.add(bench::kAsio, run_asio_uncontended);
-    h.add(bench::kAsio, run_asio_handoff);
-#else
-    u.add_missing(bench::kAsio, AIO_BENCH_ASIO_MISSING);
-    h.add_missing(bench::kAsio, AIO_BENCH_ASIO_MISSING);
-#endif
+    bench::add_columns(u, AIO_BENCH_AIO(run_aio_uncontended), run_hw_uncontended, AIO_BENCH_ASIO(run_asio_uncontended));
+    bench::add_columns(h, AIO_BENCH_AIO(run_aio_handoff), run_hw_handoff, AIO_BENCH_ASIO(run_asio_handoff));
     u.run(opt);
     const int ru = u.report(opt, {bench::target_abs_at_most("aio <= 2 ns", u.med(bench::kAio), 2.0)}, "<= 2 ns");
     if (!opt.quiet) std::printf("\n");

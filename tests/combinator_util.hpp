@@ -9,6 +9,7 @@
 #include <aio/aio.hpp>
 
 #include "counted.hpp"
+#include "test_util.hpp"
 
 #include <chrono>
 #include <exception>
@@ -18,25 +19,6 @@
 #include <vector>
 
 namespace aio_test {
-
-using Log = std::vector<std::string>;
-
-inline aio::LoopOptions virtual_loop() {
-    aio::LoopOptions o;
-    o.virtual_time = true;
-    return o;
-}
-
-inline aio::RunOptions virtual_run() {
-    aio::RunOptions o;
-    o.virtual_time = true;
-    return o;
-}
-
-/// Milliseconds of loop time since `t0`.
-inline long long ms_since(aio::Clock::time_point t0) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(aio::get_running_loop().time() - t0).count();
-}
 
 /// "value", "CancelledError: msg", "TimeoutError", "ValueError: msg", "RuntimeError: msg",
 /// "ExceptionGroup(n)", "error: what" for any other std::exception, "unknown".

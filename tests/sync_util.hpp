@@ -7,6 +7,8 @@
 
 #include <aio/aio.hpp>
 
+#include "test_util.hpp"
+
 #include <chrono>
 #include <exception>
 #include <stdexcept>
@@ -16,24 +18,11 @@
 
 namespace sync_test {
 
-using Log = std::vector<std::string>;
+using aio_test::Log;
+using aio_test::ms_since;
+using aio_test::virtual_loop;
 
-inline aio::RunOptions virtual_time() {
-    aio::RunOptions o;
-    o.virtual_time = true;
-    return o;
-}
-
-inline aio::LoopOptions virtual_loop() {
-    aio::LoopOptions o;
-    o.virtual_time = true;
-    return o;
-}
-
-/// Milliseconds of loop time since `t0`.
-inline long long ms_since(aio::Clock::time_point t0) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(aio::get_running_loop().time() - t0).count();
-}
+inline aio::RunOptions virtual_time() { return aio_test::virtual_run(); }
 
 /// "ok", "CancelledError", "QueueShutDown", "BrokenBarrierError", "RuntimeError: <what>",
 /// "ValueError: <what>", "error: <what>".
