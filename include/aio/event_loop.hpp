@@ -729,7 +729,7 @@ inline std::coroutine_handle<> PromiseBase::complete() noexcept {
     }
     task_ = nullptr; // a lazy frame may outlive the task it ran in
     if (inline_start_) return std::noop_coroutine(); // back into the awaiter's await_suspend
-    if (continuation_) return continuation_;
+    if (resume_point_) return resume_point_; // the awaiter of this lazy coroutine
     return std::noop_coroutine();
 }
 

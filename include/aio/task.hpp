@@ -217,7 +217,7 @@ public:
         if (!child.started() && !child.is_task()) {
             child.state_ = FrameState::running;
             child.task_ = &task;
-            child.continuation_ = h;
+            child.resume_point_ = h; // its awaiter, resumed when it finishes
             child.inline_start_ = true;
             child.self_.resume();
             child.inline_start_ = false;

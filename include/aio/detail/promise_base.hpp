@@ -178,10 +178,12 @@ public:
     // The fields below are the frame's wiring; the loop and the awaiters use them directly.
     // Order matters: a task step touches only the first 48 bytes (one cache line with the
     // frame's two resume/destroy pointers), so hundreds of tasks stay within L1.
-    PromiseBase* task_ = nullptr;          // the task this frame runs in (itself for a task)
-    EventLoop* loop_ = nullptr;            // task only
-    std::coroutine_handle<> resume_point_; // task only: innermost suspended coroutine
-    std::coroutine_handle<> continuation_; // the lazy awaiter, resumed on completion
+    PromiseBase* task_ = nullptr; // the task this frame runs in (itself for a task)
+    EventLoop* loop_ = nullptr;   // task only
+    // A task: its innermost suspended coroutine, what the loop resumes. A lazy coroutine: its
+    // awaiter, resumed when it finishes. (One field for both keeps frames a cache line
+    // shorter; a frame is never both.)
+    std::coroutine_handle<> resume_point_;
     std::coroutine_handle<> self_;
     std::uint32_t refs_ = 0;
     FrameState state_ = FrameState::created;
