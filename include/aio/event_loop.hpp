@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
-#include <functional>
+#include <aio/detail/function.hpp>
 #include <memory>
 #include <string>
 #include <system_error>

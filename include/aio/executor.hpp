@@ -5,7 +5,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
-#include <functional>
+#include <aio/detail/function.hpp>
 #include <mutex>
 #include <thread>
 #include <vector>

@@ -11,7 +11,7 @@
 #include <algorithm>
 #include <coroutine>
 #include <cstddef>
-#include <functional>
+#include <aio/detail/function.hpp>
 #include <memory>
 #include <new>
 #include <string>

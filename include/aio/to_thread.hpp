@@ -4,7 +4,6 @@
 
 #include <coroutine>
 #include <exception>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -139,10 +138,13 @@ auto EventLoop::run_in_executor(Executor* executor, F&& fn, Args&&... args) {
     check_usable("run_in_executor");
     Executor& target = executor ? *executor : default_executor();
     auto call = std::make_shared<detail::ExecutorCall<R>>(inbox_);
-    auto bound = std::make_shared<std::tuple<std::decay_t<F>, std::decay_t<Args>...>>(std::forward<F>(fn),
-                                                                                      std::forward<Args>(args)...);
+    struct Bound {
+        std::decay_t<F> fn;
+        std::tuple<std::decay_t<Args>...> args;
+    };
+    auto bound = std::make_shared<Bound>(Bound{std::forward<F>(fn), {std::forward<Args>(args)...}});
     target.submit([call, bound]() mutable {
-        auto invoke = [&]() -> R { return std::apply([](auto& f, auto&... a) -> R { return std::invoke(f, a...); }, *bound); };
+        auto invoke = [&]() -> R { return std::apply(bound->fn, bound->args); }; // member pointers too
         call->run_and_post(invoke, call);
         bound.reset(); // release captured arguments on the worker, before the loop sees the result
     });

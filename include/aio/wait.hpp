@@ -40,7 +40,7 @@ std::vector<Task<T>> unique_tasks(std::vector<Task<T>> tasks) {
         sorted.emplace_back(tasks[i].frame_pointer(), i);
     }
     std::sort(sorted.begin(), sorted.end());
-    std::vector<bool> repeat(tasks.size(), false);
+    std::vector<char> repeat(tasks.size(), 0);
     for (std::size_t i = 1; i < sorted.size(); ++i)
         if (sorted[i].first == sorted[i - 1].first) repeat[sorted[i].second] = true;
     std::vector<Task<T>> unique;
@@ -64,7 +64,7 @@ Task<WaitResult<T>> wait_tasks(std::vector<Task<T>> tasks, ReturnWhen when, std:
     spec.on_cancel = OnCancel::detach;
     co_await set.wait(spec);
     WaitResult<T> result;
-    std::vector<bool> finished(tasks.size(), false);
+    std::vector<char> finished(tasks.size(), 0);
     for (std::size_t i : set.finish_order()) {
         finished[i] = true;
         result.done.push_back(tasks[i]);
