@@ -56,4 +56,8 @@ echo "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |"
 cat "$rows"
 echo
 echo "$(uname -srm), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+if [[ -x /usr/bin/python3 ]]; then
+    echo
+    /usr/bin/python3 "$here/asyncio_yield.py" # Python's asyncio and uvloop, for scale
+fi
 exit $status
