@@ -90,14 +90,7 @@ AIO_ALWAYS_INLINE bool detail::EventWait::await_ready() const noexcept { return 
 
 template <class P>
 bool detail::EventWait::await_suspend(std::coroutine_handle<P> h) {
-    PromiseBase& task = running_task(h);
-    event_.loop_.bind(task.loop_, "aio::Event");
-    node_.task = &task;
-    if (task.cancel_pending()) return false;
-    event_.waiters_.push_back(node_);
-    task.wait_ = WaitRef::to(*this);
-    task.resume_point_ = h;
-    return true;
+    return suspend_in(event_.waiters_, node_, *this, event_.loop_, "aio::Event", h);
 }
 
 } // namespace aio

@@ -128,14 +128,7 @@ AIO_ALWAYS_INLINE bool detail::LockAcquire::await_ready() noexcept {
 
 template <class P>
 bool detail::LockAcquire::await_suspend(std::coroutine_handle<P> h) {
-    PromiseBase& task = running_task(h);
-    lock_.loop_.bind(task.loop_, "aio::Lock");
-    node_.task = &task;
-    if (task.cancel_pending()) return false; // await_resume delivers it, holding nothing
-    lock_.waiters_.push_back(node_);
-    task.wait_ = WaitRef::to(*this);
-    task.resume_point_ = h;
-    return true;
+    return suspend_in(lock_.waiters_, node_, *this, lock_.loop_, "aio::Lock", h);
 }
 
 AIO_ALWAYS_INLINE void detail::LockAcquire::await_resume() {

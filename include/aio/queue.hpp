@@ -171,14 +171,7 @@ public:
     AIO_ALWAYS_INLINE bool await_ready() const noexcept { return queue_.shutdown_ || !queue_.full(); }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
-        PromiseBase& task = running_task(h);
-        queue_.loop_.bind(task.loop_, "aio::Queue");
-        node_.task = &task;
-        if (task.cancel_pending()) return false;
-        queue_.putters_.push_back(node_);
-        task.wait_ = WaitRef::to(*this);
-        task.resume_point_ = h;
-        return true;
+        return suspend_in(queue_.putters_, node_, *this, queue_.loop_, "aio::Queue", h);
     }
     AIO_ALWAYS_INLINE void await_resume() {
         if (AIO_LIKELY(!node_.task)) { // room at once, or shut down (put_nowait throws)
@@ -227,14 +220,7 @@ public:
     AIO_ALWAYS_INLINE bool await_ready() const noexcept { return queue_.qsize() > 0 || queue_.shutdown_; }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
-        PromiseBase& task = running_task(h);
-        queue_.loop_.bind(task.loop_, "aio::Queue");
-        node_.task = &task;
-        if (task.cancel_pending()) return false;
-        queue_.getters_.push_back(node_);
-        task.wait_ = WaitRef::to(*this);
-        task.resume_point_ = h;
-        return true;
+        return suspend_in(queue_.getters_, node_, *this, queue_.loop_, "aio::Queue", h);
     }
     AIO_ALWAYS_INLINE T await_resume() {
         if (AIO_LIKELY(!node_.task)) return queue_.get_nowait(); // an item at once, or shut down and empty
@@ -276,14 +262,7 @@ public:
     bool await_ready() const noexcept { return queue_.unfinished_ == 0; }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
-        PromiseBase& task = running_task(h);
-        queue_.loop_.bind(task.loop_, "aio::Queue");
-        node_.task = &task;
-        if (task.cancel_pending()) return false;
-        queue_.joiners_.push_back(node_);
-        task.wait_ = WaitRef::to(*this);
-        task.resume_point_ = h;
-        return true;
+        return suspend_in(queue_.joiners_, node_, *this, queue_.loop_, "aio::Queue", h);
     }
     void await_resume() {
         if (!node_.task) return;

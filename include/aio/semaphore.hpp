@@ -144,14 +144,7 @@ AIO_ALWAYS_INLINE bool detail::SemaphoreAcquire::await_ready() noexcept {
 
 template <class P>
 bool detail::SemaphoreAcquire::await_suspend(std::coroutine_handle<P> h) {
-    PromiseBase& task = running_task(h);
-    semaphore_.loop_.bind(task.loop_, semaphore_.name_);
-    node_.task = &task;
-    if (task.cancel_pending()) return false;
-    semaphore_.waiters_.push_back(node_);
-    task.wait_ = WaitRef::to(*this);
-    task.resume_point_ = h;
-    return true;
+    return suspend_in(semaphore_.waiters_, node_, *this, semaphore_.loop_, semaphore_.name_, h);
 }
 
 AIO_ALWAYS_INLINE void detail::SemaphoreAcquire::await_resume() {

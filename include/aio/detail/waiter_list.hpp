@@ -173,6 +173,21 @@ private:
     EventLoop* loop_ = nullptr;
 };
 
+/// The await_suspend every simple wait shares: binds the primitive to the task's loop, delivers
+/// a pending cancellation without waiting, else links `node` at the back of `list`.
+template <class Awaiter, class P>
+bool suspend_in(WaitList& list, WaitNode& node, Awaiter& awaiter, LoopBinding& binding, const char* what,
+                std::coroutine_handle<P> h) {
+    PromiseBase& task = running_task(h);
+    binding.bind(task.loop_, what);
+    node.task = &task;
+    if (task.cancel_pending()) return false; // await_resume delivers it, holding nothing
+    list.push_back(node);
+    task.wait_ = WaitRef::to(awaiter);
+    task.resume_point_ = h;
+    return true;
+}
+
 /// What `co_await x.scoped()` returns: releases `x` when it goes out of scope (or, after a
 /// move, when the guard it was moved into does).
 template <class Primitive>
