@@ -74,3 +74,18 @@ inline void add_columns(Runner& r, double (*aio)(), double (*hand)(), double (*a
 #else
 #define AIO_BENCH_ASIO(fn) nullptr
 #endif
+
+#if AIO_BENCH_WITH_ASIO
+namespace bench {
+/// Runs `main(out)` (an asio::awaitable<void> that stores ns per op in `out`) on a
+/// single-threaded io_context and returns `out`.
+template <class Main>
+double run_on_io_context(Main main) {
+    asio::io_context ctx(1); // concurrency hint: one thread
+    double out = 0;
+    asio::co_spawn(ctx, main(out), asio::detached);
+    ctx.run();
+    return out;
+}
+} // namespace bench
+#endif

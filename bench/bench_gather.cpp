@@ -83,13 +83,7 @@ asio::awaitable<void> asio_main(double& out) {
     bench::do_not_optimize(sum);
     out = double(t1 - t0) / kChildren;
 }
-double run_asio() {
-    asio::io_context ctx(1);
-    double out = 0;
-    asio::co_spawn(ctx, asio_main(out), asio::detached);
-    ctx.run();
-    return out;
-}
+double run_asio() { return bench::run_on_io_context(asio_main); }
 #endif
 
 } // namespace

@@ -155,13 +155,7 @@ asio::awaitable<void> asio_alternate(Token& token, bool first) {
     }
     token.try_send(boost::system::error_code{});
 }
-double run_asio_uncontended() {
-    asio::io_context ctx(1);
-    double out = 0;
-    asio::co_spawn(ctx, asio_uncontended(out), asio::detached);
-    ctx.run();
-    return out;
-}
+double run_asio_uncontended() { return bench::run_on_io_context(asio_uncontended); }
 double run_asio_handoff() {
     asio::io_context ctx(1);
     Token token(ctx, 1);
