@@ -46,13 +46,7 @@ inline std::string describe(const std::exception_ptr& e) {
 /// Awaits `t` and says how it ended (see describe()); the value itself is dropped.
 template <class Awaitable>
 aio::Task<std::string> outcome_of(Awaitable t) {
-    std::exception_ptr error;
-    try {
-        co_await std::move(t);
-    } catch (...) {
-        error = std::current_exception();
-    }
-    co_return describe(error);
+    co_return describe(co_await aio_test::error_of(std::move(t)));
 }
 
 /// Sleeps `d` and returns `value`, logging "<name> done", or "<name> cancelled: <msg>" when

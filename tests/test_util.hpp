@@ -4,7 +4,9 @@
 #include <aio/aio.hpp>
 
 #include <chrono>
+#include <exception>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace aio_test {
@@ -26,6 +28,18 @@ inline aio::RunOptions virtual_run() {
 /// Milliseconds of loop time since `t0`.
 inline long long ms_since(aio::Clock::time_point t0) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(aio::get_running_loop().time() - t0).count();
+}
+
+/// Awaits `t` and gives the exception it ended with (nullptr when it returned); the value
+/// itself is dropped. (A catch handler cannot co_await, so tests inspect this afterwards.)
+template <class Awaitable>
+aio::Task<std::exception_ptr> error_of(Awaitable t) {
+    try {
+        co_await std::move(t);
+    } catch (...) {
+        co_return std::current_exception();
+    }
+    co_return nullptr;
 }
 
 } // namespace aio_test
