@@ -42,4 +42,15 @@ aio::Task<std::exception_ptr> error_of(Awaitable t) {
     co_return nullptr;
 }
 
+/// Calls `fn()` and gives the message of the std::exception it throws ("" when it returns).
+template <class F>
+std::string message_of(F&& fn) {
+    try {
+        fn();
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    return {};
+}
+
 } // namespace aio_test

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include <aio/detail/deadline.hpp>
 #include <aio/detail/task_set.hpp>
 #include <aio/errors.hpp>
 #include <aio/task.hpp>
@@ -24,9 +25,9 @@ namespace detail {
 template <class T>
 struct AsCompletedState {
     AsCompletedState(std::vector<Task<T>> given, std::optional<std::int64_t> deadline)
-        : tasks(std::move(given)), set(std::vector<TaskRef>(tasks.begin(), tasks.end())), deadline_ns(deadline) {
-        for (const auto& t : tasks) mark_retrieved(t);
-    }
+        : tasks(std::move(given)), set(std::vector<TaskRef>(tasks.begin(), tasks.end())), deadline_ns(deadline) {}
+    // Each result is retrieved when its step is awaited: a failure nobody awaited (the loop
+    // broke out early) is still reported as never retrieved.
     std::vector<Task<T>> tasks;
     TaskSet set;
     std::optional<std::int64_t> deadline_ns;
@@ -111,7 +112,7 @@ AsCompleted<T> as_completed(std::vector<Task<T>> tasks, std::optional<Clock::dur
     for (auto& t : tasks) t = detail::ensure_task(std::move(t));
     std::optional<std::int64_t> deadline;
     if (timeout)
-        deadline = get_running_loop().now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(*timeout).count();
+        deadline = detail::deadline_after(get_running_loop().now_ns(), *timeout);
     return AsCompleted<T>(std::make_shared<detail::AsCompletedState<T>>(std::move(tasks), deadline));
 }
 

@@ -88,6 +88,7 @@ public:
     /// Returns the barrier to the empty, filling state. Tasks waiting in it get
     /// aio::BrokenBarrierError; the barrier becomes usable once they have left.
     void reset() {
+        loop_.check_caller("Barrier::reset");
         if (count_ == 0) {
             state_ = State::filling;
             admit_blocked();
@@ -101,6 +102,7 @@ public:
     /// Breaks the barrier: every task in wait() and every later wait() throws
     /// aio::BrokenBarrierError, until reset().
     void abort() {
+        loop_.check_caller("Barrier::abort");
         if (!waiting_.empty() || !blocked_.empty()) loop_.check_waker("aio::Barrier");
         state_ = State::broken;
         detail::wake_all(waiting_);

@@ -51,7 +51,7 @@ public:
 private:
     friend class WaitRef;
     inline bool on_cancel(const std::string&);
-    void detach() noexcept { unlink_detached(node_); }
+    inline void detach() noexcept;
 
     Condition& condition_;
     Lock& lock_;
@@ -77,11 +77,15 @@ public:
         return static_cast<bool>(*result_);
     }
     template <class P>
-    bool await_suspend(std::coroutine_handle<P> h) {
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) {
         result_.reset();
         loop_.emplace(wait_loop(condition_, pred_));
-        if (loop_->await_ready()) return false;
-        return loop_->await_suspend(h);
+        if (loop_->await_ready()) return h;
+        // The task awaiter transfers to the loop's coroutine, or runs it inline (config.hpp).
+        if constexpr (std::is_same_v<decltype(loop_->await_suspend(h)), bool>)
+            return loop_->await_suspend(h) ? std::noop_coroutine() : std::coroutine_handle<>(h);
+        else
+            return loop_->await_suspend(h);
     }
     Result await_resume() {
         if (loop_) return loop_->await_resume();
@@ -149,6 +153,7 @@ public:
     /// Wakes up to `n` waiting tasks, oldest first; each returns from wait() once it holds the
     /// lock again (after the caller releases it). Throws aio::RuntimeError if the lock is not held.
     void notify(std::size_t n = 1) {
+        loop_.check_caller("Condition::notify");
         check_locked("notify");
         if (n > 0 && !waiters_.empty()) loop_.check_waker("aio::Condition");
         transfer(n);
@@ -224,6 +229,15 @@ inline bool detail::ConditionWait::on_cancel(const std::string&) {
     }
     lock_.waiters_.push_back(node_);
     return true; // release() wakes the task; await_resume raises CancelledError
+}
+
+// The loop is closing and will destroy the frame. A wait that had given the lock up takes it
+// back when it is free, as a cancelled wait would, so that the guard the frame holds releases a
+// lock that is held.
+inline void detail::ConditionWait::detach() noexcept {
+    if (!node_.linked()) return; // orphaned, or never waited
+    node_.list->remove(node_);
+    if (!lock_.locked_) lock_.locked_ = true;
 }
 
 inline void detail::ConditionWait::await_resume() {

@@ -27,3 +27,27 @@
 #define AIO_ALWAYS_INLINE inline
 #define AIO_NOINLINE
 #endif
+
+// How `co_await lazy_child()` starts the child. By symmetric transfer (await_suspend returns
+// the child's handle; the child's end returns to the parent the same way), nesting depth and
+// sequential awaits both cost no C stack — where the compiler turns each transfer into a tail
+// call, which g++ and clang do with optimisation on. At -O0 (and under ASan/TSan, whose
+// instrumentation blocks tail calls) they are plain calls, and a loop of awaits would grow the
+// stack by two frames per await; there the child runs inside await_suspend instead: sequential
+// awaits in constant stack, nesting limited by the stack (README: "Deep await chains").
+// Define AIO_SYMMETRIC_START to 0 or 1 to choose.
+#ifndef AIO_SYMMETRIC_START
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define AIO_DETAIL_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define AIO_DETAIL_SANITIZED 1
+#endif
+#if defined(__OPTIMIZE__) && !defined(AIO_DETAIL_SANITIZED)
+#define AIO_SYMMETRIC_START 1
+#else
+#define AIO_SYMMETRIC_START 0
+#endif
+#endif

@@ -63,6 +63,7 @@ public:
 
     /// Sets the flag and wakes every waiting task (oldest first). Does nothing if already set.
     void set() {
+        loop_.check_caller("Event::set");
         if (set_) return;
         if (!waiters_.empty()) loop_.check_waker("aio::Event");
         set_ = true;
@@ -70,7 +71,10 @@ public:
     }
 
     /// Resets the flag: later wait()s block until the next set().
-    void clear() noexcept { set_ = false; }
+    void clear() {
+        loop_.check_caller("Event::clear");
+        set_ = false;
+    }
 
     /// `co_await event.wait()` returns once the flag is set — at once, without suspending, if it
     /// already is. Cancel-safe: a cancelled wait leaves the waiter list; set() consumes nothing,

@@ -19,6 +19,7 @@
 
 #include <aio/config.hpp>
 #include <aio/detail/callback.hpp>
+#include <aio/detail/deadline.hpp>
 #include <aio/detail/poller.hpp>
 #include <aio/detail/promise_base.hpp>
 #include <aio/detail/ready_queue.hpp>
@@ -59,6 +60,19 @@ class EventLoop;
 namespace detail {
 inline thread_local EventLoop* tls_running_loop = nullptr;
 inline thread_local EventLoop* tls_current_loop = nullptr;
+// The loop whose close() is destroying task frames on this thread: where errors found by the
+// destructors it runs are reported.
+inline thread_local EventLoop* tls_closing_loop = nullptr;
+
+/// How error messages name a loop: "event loop 0x55d0c1a2b2c0", the address fmt gives.
+inline std::string loop_name(const EventLoop* loop) {
+    return loop ? fmt::format("event loop {}", static_cast<const void*>(loop)) : std::string("no event loop");
+}
+
+/// Reports an exception caught where it cannot propagate (a destructor, teardown) to the
+/// running or closing loop's exception handler, else to stderr, as asyncio's "Exception
+/// ignored in ...". Call from a catch block.
+inline void report_ignored_exception(const char* where) noexcept;
 
 inline std::string describe(const std::exception_ptr& error) {
     if (!error) return {};
@@ -131,7 +145,9 @@ public:
     inline void close();
 
     /// The loop's notion of now, read once per iteration (on first use).
-    Clock::time_point time() const noexcept {
+    /// In debug mode, throws aio::RuntimeError when called from another thread while it runs.
+    Clock::time_point time() const {
+        check_thread("time");
         return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(now_ns())));
     }
 
@@ -147,21 +163,19 @@ public:
         return Handle(detail::CallbackRef(node));
     }
 
-    /// Runs `fn()` once `delay` has passed (a negative delay is due at once).
+    /// Runs `fn()` once `delay` has passed (a negative delay is due at once; a delay too long for
+    /// the clock, such as Clock::duration::max(), never fires).
     template <class F>
     Handle call_later(Clock::duration delay, F&& fn) {
         check_usable("call_later"); // before reading the clock: it may be a foreign thread
-        return schedule_timer(now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(delay).count(),
-                              std::forward<F>(fn));
+        return schedule_timer(detail::deadline_after(now_ns(), delay), std::forward<F>(fn));
     }
 
     /// Runs `fn()` at `when`; equal deadlines fire in the order they were scheduled.
     template <class F>
     Handle call_at(Clock::time_point when, F&& fn) {
         check_usable("call_at");
-        return schedule_timer(
-            std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch()).count(),
-            std::forward<F>(fn));
+        return schedule_timer(detail::deadline_at(when), std::forward<F>(fn));
     }
 
     /// Schedules `fn()` from any thread and wakes the loop. Throws aio::RuntimeError when the
@@ -190,13 +204,19 @@ public:
         add_fd_callback(fd, true, detail::make_callback(std::forward<F>(fn)));
     }
     /// Stops watching `fd` for reading; false if no reader was registered.
-    bool remove_reader(int fd) { return remove_fd_callback(fd, true); }
+    bool remove_reader(int fd) {
+        check_thread("remove_reader");
+        return remove_fd_callback(fd, true);
+    }
     /// Calls `fn()` whenever `fd` is writable.
     template <class F>
     void add_writer(int fd, F&& fn) {
         add_fd_callback(fd, false, detail::make_callback(std::forward<F>(fn)));
     }
-    bool remove_writer(int fd) { return remove_fd_callback(fd, false); }
+    bool remove_writer(int fd) {
+        check_thread("remove_writer");
+        return remove_fd_callback(fd, false);
+    }
 
     // --- executors ---------------------------------------------------------------------------
 
@@ -289,6 +309,17 @@ public:
         }
         report_failures_ = false;
     }
+    /// In debug mode, throws aio::RuntimeError when called from a thread other than the one
+    /// running this loop (SPEC §6). Only atomics are read before the check, so a foreign
+    /// thread's call is caught without a data race.
+    AIO_ALWAYS_INLINE void check_thread(const char* what) const {
+        if (AIO_UNLIKELY(debug_)) check_thread_slow(what);
+    }
+    /// Executor calls whose results have not reached the loop yet: while there are any, the
+    /// test clock does not jump (time only auto-advances when nothing but timers can make
+    /// progress, as Tokio's paused clock).
+    void executor_call_started() noexcept { ++executor_calls_in_flight_; }
+    void executor_call_finished() noexcept { --executor_calls_in_flight_; }
     /// Cancels the task on the next SIGINT (aio::run's main task); nullptr to stop.
     void set_sigint_target(detail::PromiseBase* task) noexcept { sigint_target_ = task; }
 
@@ -355,14 +386,39 @@ private:
     }
 
     void check_usable(const char* what) const {
+        check_thread(what);
         if (AIO_UNLIKELY(closed_))
             throw RuntimeError(std::string(what) +
                                "(): the event loop is closed; create a new EventLoop (or use aio::run)");
-        if (AIO_UNLIKELY(debug_) && running_on_some_thread() &&
-            std::this_thread::get_id() != thread_.load(std::memory_order_relaxed))
+    }
+
+    [[gnu::noinline]] void check_thread_slow(const char* what) const {
+        if (running_on_some_thread() && std::this_thread::get_id() != thread_.load(std::memory_order_relaxed))
             throw RuntimeError(std::string(what) +
                                "() called from a thread other than the loop's; use "
                                "call_soon_threadsafe() or run_coroutine_threadsafe()");
+    }
+
+    // How long the poll may block when no work is ready: until the next timer (never for a
+    // timer at never_ns), at once on the test clock when it may jump, or until I/O.
+    int poll_timeout_ms() {
+        if (timers_.empty()) return -1;
+        const std::int64_t next = timers_.next_deadline();
+        if (next == detail::never_ns) return -1;
+        if (virtual_time_) return next <= now_ns_ || test_clock_may_jump() ? 0 : -1;
+        const std::int64_t wait_ns = next - real_now_ns();
+        if (wait_ns <= 0) return 0;
+        return static_cast<int>(std::min<std::int64_t>((wait_ns + 999'999) / 1'000'000, 24 * 3600 * 1000));
+    }
+
+    bool test_clock_may_jump() const noexcept { return executor_calls_in_flight_ == 0; }
+
+    // The test clock: when the poll found nothing and nothing is ready, time jumps to the next
+    // deadline (never to never_ns).
+    void advance_test_clock_if_idle() {
+        if (!ready_.empty() || event_count_ != 0 || stopping_ || !test_clock_may_jump()) return;
+        const std::int64_t next = timers_.next_deadline();
+        if (next != detail::never_ns) now_ns_ = std::max(now_ns_, next);
     }
 
     template <class F>
@@ -412,7 +468,20 @@ private:
         detail::CallbackRef owned(node);
         check_usable(reading ? "add_reader" : "add_writer");
         if (fd < 0) throw std::system_error(EBADF, std::system_category(), "cannot watch fd " + std::to_string(fd));
-        if (static_cast<std::size_t>(fd) >= fds_.size()) fds_.resize(static_cast<std::size_t>(fd) + 1);
+        if (static_cast<std::size_t>(fd) >= fds_.size()) {
+            // The poller validates the fd before the table grows to its number: a bogus fd
+            // (1'000'000'000) is EBADF, not a gigabyte table.
+            poller_.set_interest(fd, {}, {reading, !reading});
+            try {
+                fds_.resize(static_cast<std::size_t>(fd) + 1);
+            } catch (...) {
+                poller_.forget(fd);
+                throw;
+            }
+            (reading ? fds_[static_cast<std::size_t>(fd)].reader : fds_[static_cast<std::size_t>(fd)].writer) =
+                owned.release_ownership();
+            return;
+        }
         FdEntry& entry = fds_[static_cast<std::size_t>(fd)];
         const detail::Interest before{entry.reader != nullptr, entry.writer != nullptr};
         detail::Interest after = before;
@@ -497,6 +566,7 @@ private:
     mutable std::int64_t now_ns_ = 0;
     mutable bool now_fresh_ = false;
     std::size_t steps_since_poll_ = 0;
+    std::size_t executor_calls_in_flight_ = 0;
     std::uint64_t task_counter_ = 0;
     detail::ReadyQueue ready_;
     detail::TimerHeap timers_;
@@ -529,20 +599,7 @@ inline void EventLoop::run_once() {
     if (busy && steps_since_poll_ < poll_interval) {
         if (inbox_->signalled()) drain_inbox();
     } else {
-        int timeout_ms = -1;
-        if (busy) {
-            timeout_ms = 0;
-        } else if (!timers_.empty()) {
-            if (virtual_time_) {
-                timeout_ms = 0;
-            } else {
-                const std::int64_t wait_ns = timers_.next_deadline() - real_now_ns();
-                timeout_ms = wait_ns <= 0 ? 0
-                                          : static_cast<int>(std::min<std::int64_t>((wait_ns + 999'999) / 1'000'000,
-                                                                                    24 * 3600 * 1000));
-            }
-        }
-        event_count_ = poller_.wait(timeout_ms);
+        event_count_ = poller_.wait(busy ? 0 : poll_timeout_ms());
         steps_since_poll_ = 0;
         const int inbox_fd = inbox_->wake_fd();
         for (int e = 0; e < event_count_; ++e) {
@@ -566,8 +623,7 @@ inline void EventLoop::run_once() {
     if (!virtual_time_) now_fresh_ = false;
 
     if (!timers_.empty()) {
-        if (virtual_time_ && ready_.empty() && event_count_ == 0 && !stopping_)
-            now_ns_ = std::max(now_ns_, timers_.next_deadline()); // idle: jump to the next deadline
+        if (virtual_time_) advance_test_clock_if_idle();
         timers_.pop_due(now_ns(), [](detail::TimerHeap::Fire fire, void* arg) { fire(arg); });
     }
 
@@ -619,6 +675,7 @@ inline void EventLoop::on_task_finished(detail::PromiseBase& task) noexcept {
 }
 
 inline void EventLoop::close() {
+    check_thread("close");
     if (running_) throw RuntimeError("cannot close a running event loop; call stop() and let it return first");
     if (closed_) return;
     closed_ = true;
@@ -673,13 +730,16 @@ inline void EventLoop::close() {
         t = next;
     }
 
-    // Frames go last: their destructors may drop handles to other tasks.
+    // Frames go last: their destructors may drop handles to other tasks, and errors they find
+    // (a guard releasing what it no longer holds) are reported here, never thrown.
+    EventLoop* const outer_closing = std::exchange(detail::tls_closing_loop, this);
     while (pending) {
         detail::PromiseBase* t = std::exchange(pending, pending->next_task_);
         t->prev_task_ = t->next_task_ = nullptr;
         t->loop_ = nullptr;
         t->release();
     }
+    detail::tls_closing_loop = outer_closing;
     shutdown_default_executor();
     if (detail::tls_current_loop == this) detail::tls_current_loop = nullptr;
 }
@@ -687,6 +747,19 @@ inline void EventLoop::close() {
 // --- PromiseBase members that need the loop ---------------------------------------------------
 
 namespace detail {
+
+inline void report_ignored_exception(const char* where) noexcept {
+    try {
+        EventLoop* loop = tls_running_loop ? tls_running_loop : tls_closing_loop;
+        ExceptionContext context{std::string("Exception ignored in ") + where, std::current_exception(), {}};
+        if (loop && loop->current_task()) context.task_name = loop->current_task()->name();
+        if (loop)
+            loop->call_exception_handler(context);
+        else
+            EventLoop::default_exception_handler(context);
+    } catch (...) {
+    }
+}
 
 inline bool PromiseBase::cancel(std::string message) {
     if (!is_task_) {
@@ -705,18 +778,29 @@ inline bool PromiseBase::cancel(std::string message) {
         wake_waiters();
         return true;
     }
+    if (loop_) loop_->check_thread("Task::cancel");
     if (state_ == FrameState::finished) return false;
-    ++cancel_requests_;
-    extras().cancel_message = std::move(message);
-    if (wait_) {
-        if (wait_.on_cancel(cancel_message())) return true; // the wait delivers the outcome
-        wait_ = {};
-        loop_->schedule(*this);
-        must_cancel_ |= wait_disarmed; // even if uncancel() follows: that wait is gone (asyncio)
+    // A task awaiting another task passes the cancellation on to it. Down a chain of tasks each
+    // awaiting the next, that is a loop here, not a recursion per link: cancelling the head of
+    // a 100,000-task chain costs no C stack.
+    for (PromiseBase* task = this;;) {
+        ++task->cancel_requests_;
+        // The first message wins while a cancellation is still undelivered (asyncio 3.13).
+        if (!task->cancel_pending()) task->extras().cancel_message = message;
+        if (!task->wait_) {
+            task->must_cancel_ |= cancel_requested;
+            return true;
+        }
+        if (PromiseBase* awaited = task->wait_.awaited_task(); awaited && !awaited->done()) {
+            task = awaited; // its wait stays armed: it wakes when the awaited task has finished
+            continue;
+        }
+        if (task->wait_.on_cancel(task->cancel_message())) return true; // the wait delivers the outcome
+        task->wait_ = {};
+        task->loop_->schedule(*task);
+        task->must_cancel_ |= wait_disarmed; // even if uncancel() follows: that wait is gone (asyncio)
         return true;
     }
-    must_cancel_ |= cancel_requested;
-    return true;
 }
 
 inline std::coroutine_handle<> PromiseBase::complete() noexcept {

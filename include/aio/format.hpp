@@ -18,6 +18,8 @@
 
 namespace aio::detail {
 
+// Formatting reads a task and changes nothing: an exception shown here is still "never
+// retrieved" if nobody awaits the task, and a result is not consumed.
 template <class T>
 std::string describe_task(const Task<T>& task) {
     if (!task.valid()) return "<Task empty>";
@@ -25,12 +27,11 @@ std::string describe_task(const Task<T>& task) {
     const std::string name = frame.name();
     if (!frame.done()) return fmt::format("<Task pending name='{}'>", name);
     if (frame.is_cancelled()) return fmt::format("<Task cancelled name='{}'>", name);
-    if (frame.has_exception()) {
-        return fmt::format("<Task finished name='{}' exception={}>", name, describe(frame.take_exception()));
-    }
+    if (frame.has_exception())
+        return fmt::format("<Task finished name='{}' exception={}>", name, describe(frame.peek_exception()));
     if constexpr (!std::is_void_v<T>) {
         if constexpr (fmt::is_formattable<std::remove_cvref_t<T>>::value)
-            return fmt::format("<Task finished name='{}' result={}>", name, task.result());
+            return fmt::format("<Task finished name='{}' result={}>", name, task.promise().stored());
     }
     return fmt::format("<Task finished name='{}'>", name);
 }
@@ -56,20 +57,16 @@ struct fmt::formatter<aio::Task<T>> : aio::detail::TextFormatter {
     }
 };
 
+/// What aio::create_task returns formats as the Task it is.
+template <class T>
+struct fmt::formatter<aio::ScheduledTask<T>> : fmt::formatter<aio::Task<T>> {};
+
+/// A TaskRef has no result type: state and exception only.
 template <>
 struct fmt::formatter<aio::TaskRef> : aio::detail::TextFormatter {
     template <class Context>
     auto format(const aio::TaskRef& task, Context& ctx) const {
-        std::string text;
-        if (!task.valid())
-            text = "<Task empty>";
-        else if (!task.done())
-            text = fmt::format("<Task pending name='{}'>", task.get_name());
-        else if (task.cancelled())
-            text = fmt::format("<Task cancelled name='{}'>", task.get_name());
-        else
-            text = fmt::format("<Task finished name='{}'>", task.get_name());
-        return write(text, ctx);
+        return write(aio::detail::describe_task(aio::Task<void>::from_frame(task.frame_pointer())), ctx);
     }
 };
 

@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include <aio/detail/awaitable.hpp>
 #include <aio/detail/task_set.hpp>
 #include <aio/result.hpp>
 #include <aio/task.hpp>
@@ -54,6 +55,18 @@ inline SetWaitSpec gather_spec(bool return_exceptions) {
     return spec;
 }
 
+/// A task given twice has one result; with a move-only result type it cannot fill two slots.
+template <class T>
+void check_not_repeated(const std::vector<TaskRef>& tasks, const TaskRef& task) {
+    if constexpr (!std::is_copy_constructible_v<gather_value_t<T>>) {
+        std::size_t seen = 0;
+        for (const TaskRef& t : tasks) seen += t == task;
+        if (seen > 1)
+            throw ValueError("aio::gather(): the same task was given more than once and its result type is "
+                             "move-only, so only one slot could get the result; pass each task once");
+    }
+}
+
 /// Waits as gather does; rethrows the first failure unless `return_exceptions`.
 inline Task<> gather_wait(std::vector<TaskRef> tasks, bool return_exceptions) {
     for (const TaskRef& t : tasks) mark_retrieved(t);
@@ -67,6 +80,7 @@ template <class... T>
 Task<std::tuple<gather_value_t<T>...>> gather_tuple(Task<T>... tasks) {
     ((tasks = ensure_task(std::move(tasks))), ...);
     std::vector<TaskRef> refs{TaskRef(tasks)...}; // NOTE: not inside co_await: g++ 12 rejects that
+    (check_not_repeated<T>(refs, tasks), ...);
     co_await gather_wait(std::move(refs), false);
     co_return std::tuple<gather_value_t<T>...>{gathered_value(tasks)...};
 }
@@ -82,6 +96,10 @@ Task<std::tuple<Result<T>...>> gather_results_tuple(Task<T>... tasks) {
 template <class T>
 Task<std::vector<gather_value_t<T>>> gather_vector(std::vector<Task<T>> tasks) {
     for (auto& t : tasks) t = ensure_task(std::move(t));
+    if constexpr (!std::is_copy_constructible_v<gather_value_t<T>>) {
+        const std::vector<TaskRef> refs(tasks.begin(), tasks.end());
+        for (const TaskRef& t : refs) check_not_repeated<T>(refs, t);
+    }
     co_await gather_wait(std::vector<TaskRef>(tasks.begin(), tasks.end()), false);
     std::vector<gather_value_t<T>> values;
     values.reserve(tasks.size());
@@ -103,14 +121,23 @@ Task<std::vector<Result<T>>> gather_results_vector(std::vector<Task<T>> tasks) {
 
 /// Runs the tasks concurrently; `co_await` gives a std::tuple of their results in argument
 /// order (std::monostate for Task<void>). Lazy tasks are scheduled as tasks, at once when a loop
-/// is running. The first task to fail (raise, or be cancelled: CancelledError) makes the gather
-/// throw that exception; the other tasks are not cancelled and keep running.
+/// is running; any other awaitable (aio::sleep(1s), a lock's acquire(), a user's awaiter) runs
+/// as a task that awaits it. The first task to fail (raise, or be cancelled: CancelledError)
+/// makes the gather throw that exception; the other tasks are not cancelled and keep running.
 /// Cancelling the awaiting task cancels every task, waits for them to finish, then throws
-/// CancelledError.
+/// CancelledError. A task given twice fills both slots (a copy of its result); with a move-only
+/// result that throws aio::ValueError. A task of another loop throws aio::RuntimeError.
 template <class... T>
 Task<std::tuple<gather_value_t<T>...>> gather(Task<T>... tasks) {
     (detail::schedule_if_running(tasks), ...);
     return detail::runs_when_cancelled(detail::gather_tuple<T...>(std::move(tasks)...));
+}
+
+/// gather over awaitables that are not all Tasks: each becomes a Task first (detail::to_task).
+template <class... A>
+    requires((detail::Awaitable<A> && ...) && !(std::is_base_of_v<TaskRef, std::remove_cvref_t<A>> && ...))
+auto gather(A&&... awaitables) {
+    return gather(detail::to_task(std::forward<A>(awaitables))...);
 }
 
 /// gather over a vector: a std::vector of the results, in order.
@@ -127,6 +154,13 @@ template <class... T>
 Task<std::tuple<Result<T>...>> gather(ReturnExceptions, Task<T>... tasks) {
     (detail::schedule_if_running(tasks), ...);
     return detail::runs_when_cancelled(detail::gather_results_tuple<T...>(std::move(tasks)...));
+}
+
+/// gather(return_exceptions, ...) over awaitables that are not all Tasks.
+template <class... A>
+    requires((detail::Awaitable<A> && ...) && !(std::is_base_of_v<TaskRef, std::remove_cvref_t<A>> && ...))
+auto gather(ReturnExceptions tag, A&&... awaitables) {
+    return gather(tag, detail::to_task(std::forward<A>(awaitables))...);
 }
 
 /// gather(return_exceptions, ...) over a vector.

@@ -15,6 +15,8 @@ namespace aio {
 class [[nodiscard]] FdWaitAwaitable final {
 public:
     FdWaitAwaitable(int fd, bool writing) noexcept : fd_(fd), writing_(writing) {}
+    // Movable until awaited (e.g. into aio::wait_for), never after.
+    FdWaitAwaitable(FdWaitAwaitable&& other) noexcept : fd_(other.fd_), writing_(other.writing_) {}
     FdWaitAwaitable(const FdWaitAwaitable&) = delete;
     FdWaitAwaitable& operator=(const FdWaitAwaitable&) = delete;
     ~FdWaitAwaitable() {

@@ -83,6 +83,7 @@ public:
     /// Releases the lock: the longest-waiting task gets it, else it becomes free.
     /// Throws aio::RuntimeError if the lock is not locked.
     AIO_ALWAYS_INLINE void release() {
+        loop_.check_caller("Lock::release");
         if (AIO_LIKELY(locked_ && waiters_.empty())) {
             locked_ = false;
             return;

@@ -331,6 +331,7 @@ public:
     /// Adds `item` without waiting. Throws aio::QueueFull when full(), aio::QueueShutDown
     /// after shutdown().
     AIO_ALWAYS_INLINE void put_nowait(T item) {
+        loop_.check_caller("Queue::put_nowait");
         if (AIO_UNLIKELY(shutdown_)) throw_queue_shut_down();
         if (AIO_UNLIKELY(full())) throw_queue_full(maxsize_);
         if (!getters_.empty()) loop_.check_waker("aio::Queue");
@@ -340,6 +341,7 @@ public:
     /// Removes and returns the next item without waiting. Throws aio::QueueEmpty when empty(),
     /// or aio::QueueShutDown when empty() after shutdown().
     AIO_ALWAYS_INLINE T get_nowait() {
+        loop_.check_caller("Queue::get_nowait");
         if (AIO_UNLIKELY(qsize() == 0)) throw_queue_empty(shutdown_);
         if (!putters_.empty()) loop_.check_waker("aio::Queue");
         return take();
@@ -348,6 +350,7 @@ public:
     /// Tells the queue that an item taken with get() has been processed; join() returns once
     /// every item put has been. Throws aio::ValueError when called more times than items were put.
     void task_done() {
+        loop_.check_caller("Queue::task_done");
         if (AIO_UNLIKELY(unfinished_ == 0))
             throw ValueError("Queue::task_done() called more times than items were put; call it once per "
                              "item taken with get()");
@@ -365,6 +368,7 @@ public:
     /// dropped at once (task_done() is called for each, so join() may return) and get() throws
     /// straight away.
     void shutdown(bool immediate = false) {
+        loop_.check_caller("Queue::shutdown");
         if (!getters_.empty() || !putters_.empty() || !joiners_.empty()) loop_.check_waker("aio::Queue");
         shutdown_ = true;
         if (immediate) {

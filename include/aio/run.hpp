@@ -51,18 +51,19 @@ ScheduledTask<T> create_task(Task<T> task, std::string name = {}) {
     return get_running_loop().create_task(std::move(task), std::move(name));
 }
 
-/// The task running on this thread's loop, or an empty TaskRef outside tasks.
+/// The task running on this thread's loop, or an empty TaskRef in a callback. Throws
+/// aio::RuntimeError ("no running event loop") when no loop is running (asyncio).
 inline TaskRef current_task() {
-    EventLoop* loop = detail::tls_running_loop;
-    if (!loop || !loop->current_task()) return {};
-    return TaskRef(loop->current_task());
+    EventLoop& loop = get_running_loop();
+    return loop.current_task() ? TaskRef(loop.current_task()) : TaskRef();
 }
 
-/// The pending tasks of `loop` (default: the running loop; empty when none).
+/// The pending tasks of `loop`, by default the running loop. Throws aio::RuntimeError ("no
+/// running event loop") when no loop is given and none is running (asyncio).
 inline std::vector<TaskRef> all_tasks(EventLoop* loop = nullptr) {
     std::vector<TaskRef> tasks;
-    if (!loop) loop = detail::tls_running_loop;
-    if (loop) loop->for_each_pending_task([&](detail::PromiseBase& t) { tasks.emplace_back(&t); });
+    if (!loop) loop = &get_running_loop();
+    loop->for_each_pending_task([&](detail::PromiseBase& t) { tasks.emplace_back(&t); });
     return tasks;
 }
 
@@ -167,7 +168,11 @@ T run(Task<T> main, RunOptions options = {}) {
         throw RuntimeError("aio::run() cannot be called from a running event loop; inside a task, "
                            "co_await the coroutine (or aio::create_task it) instead");
     detail::frame_of(main.frame_pointer(), "aio::run()");
-    EventLoop* const previous = detail::tls_current_loop;
+    // Whatever happens, the thread's current loop is the one it had before.
+    struct RestoreCurrentLoop {
+        EventLoop* previous = detail::tls_current_loop;
+        ~RestoreCurrentLoop() { detail::tls_current_loop = previous; }
+    } restore_current_loop;
     EventLoop loop(LoopOptions{options.debug || detail::debug_from_environment(), options.virtual_time});
     detail::tls_current_loop = &loop;
     loop.create_task(main);
@@ -181,7 +186,7 @@ T run(Task<T> main, RunOptions options = {}) {
         }
         loop.shutdown_default_executor();
         loop.close();
-        detail::tls_current_loop = previous;
+        detail::tls_current_loop = restore_current_loop.previous;
         sigint.reraise_if_interrupted();
     };
     try {

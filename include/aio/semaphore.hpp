@@ -82,6 +82,7 @@ public:
     /// Gives a permit back: the longest-waiting task gets it, else the count goes up.
     /// A BoundedSemaphore throws aio::ValueError when this would exceed its initial value.
     AIO_ALWAYS_INLINE void release() {
+        loop_.check_caller("Semaphore::release");
         if (AIO_LIKELY(waiters_.empty() && value_ < bound_)) {
             ++value_;
             return;

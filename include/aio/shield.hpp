@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include <aio/detail/awaitable.hpp>
 #include <aio/detail/task_set.hpp>
 #include <aio/task.hpp>
 
@@ -26,6 +27,13 @@ template <class T>
 Task<T> shield(Task<T> task) {
     detail::schedule_if_running(task);
     return detail::shield_task<T>(std::move(task));
+}
+
+/// shield of any other awaitable (aio::sleep(1s), ...): it runs as a task of its own.
+template <class A>
+    requires(detail::Awaitable<A> && !std::is_base_of_v<TaskRef, std::remove_cvref_t<A>>)
+auto shield(A&& awaitable) {
+    return shield(detail::to_task(std::forward<A>(awaitable)));
 }
 
 } // namespace aio

@@ -56,8 +56,8 @@ private:
     // Out of line so the yield path above stays small enough to inline.
     [[gnu::noinline]] void arm_timer() {
         EventLoop& loop = *task_->loop_;
-        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(delay_).count();
-        timer_ = loop.timers().schedule(loop.now_ns() + ns, &fire, this); // delay_ is done with
+        // Saturated: sleep(Clock::duration::max()) is a timer that never fires.
+        timer_ = loop.timers().schedule(detail::deadline_after(loop.now_ns(), delay_), &fire, this); // delay_ is done with
         task_->wait_ = detail::WaitRef::to(*this);
     }
 
@@ -86,7 +86,7 @@ private:
 };
 
 /// Suspends the calling task for `delay`; `sleep(0s)` (or a negative delay) yields once, behind
-/// every task already ready. Cancellation: CancelledError at once, and the timer leaves the heap.
+/// every task already ready; `sleep(Clock::duration::max())` sleeps until cancelled. Cancellation: CancelledError at once, and the timer leaves the heap.
 inline SleepAwaitable sleep(Clock::duration delay) noexcept { return SleepAwaitable(delay); }
 
 // SPEC §3 gives sleep() the type Task<>; where a Task is needed, a sleep becomes one.

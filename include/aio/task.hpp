@@ -89,6 +89,14 @@ public:
     }
 };
 
+/// The error for a task used from a task of another loop than its own; names both loops.
+[[noreturn, gnu::noinline, gnu::cold]] inline void throw_different_loop(const EventLoop* task_loop,
+                                                                      const EventLoop* running_loop) {
+    throw RuntimeError("the task is attached to a different event loop (" + loop_name(task_loop) +
+                       ") than the running one (" + loop_name(running_loop) +
+                       "); use aio::run_coroutine_threadsafe() to hand work to another loop's thread");
+}
+
 inline PromiseBase& frame_of(PromiseBase* p, const char* what) {
     if (AIO_UNLIKELY(!p))
         throw InvalidStateError(std::string(what) +
@@ -191,10 +199,11 @@ public:
 namespace detail {
 
 /// `co_await task`: a lazy coroutine runs inline in the awaiting task (no trip through the
-/// ready queue); a started task is waited for. Sequential awaits of coroutines that finish
-/// without suspending use constant stack: the child runs inside await_suspend and, when it
-/// finishes there, await_suspend returns false instead of resuming through a chain of
-/// symmetric transfers (clang 14 at -O0 does not always make those tail calls).
+/// ready queue); a started task is waited for. A lazy child starts by symmetric transfer where
+/// the compiler makes that a tail call (AIO_SYMMETRIC_START, config.hpp): deep nesting and long
+/// runs of sequential awaits then cost no C stack. Elsewhere (-O0) the child runs inside
+/// await_suspend and, when it finishes there, await_suspend returns false instead of resuming
+/// through a chain of transfers that would not be tail calls.
 template <class T, bool Move>
 class TaskAwaiter final : private Waiter {
 public:
@@ -210,22 +219,51 @@ public:
         return task_.promise().done();
     }
 
+#if AIO_SYMMETRIC_START
+    template <class P>
+    AIO_ALWAYS_INLINE std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) {
+        Promise<T>& child = task_.promise();
+        PromiseBase& task = running_task(h);
+        if (!child.started() && !child.is_task()) {
+            start_inline(child, task, h);
+            return child.self_; // its end transfers back to h the same way
+        }
+        if (wait_for_task(child, task, h)) return std::noop_coroutine();
+        return h;
+    }
+#else
     template <class P>
     AIO_ALWAYS_INLINE bool await_suspend(std::coroutine_handle<P> h) {
         Promise<T>& child = task_.promise();
         PromiseBase& task = running_task(h);
         if (!child.started() && !child.is_task()) {
-            child.state_ = FrameState::running;
-            child.task_ = &task;
-            child.resume_point_ = h; // its awaiter, resumed when it finishes
+            start_inline(child, task, h);
             child.inline_start_ = true;
             child.self_.resume();
             child.inline_start_ = false;
             return !child.done(); // finished already: continue without suspending
         }
-        if (AIO_UNLIKELY(child.owner_loop() != task.loop_))
-            throw RuntimeError("awaited a task that is attached to a different event loop; use "
-                               "aio::run_coroutine_threadsafe() to hand work to another loop's thread");
+        return wait_for_task(child, task, h);
+    }
+#endif
+
+    decltype(auto) await_resume() {
+        if (waiting_) waiting_->throw_if_cancelled();
+        return task_.promise().template outcome<Move>();
+    }
+
+private:
+    friend class WaitRef;
+
+    static void start_inline(Promise<T>& child, PromiseBase& task, std::coroutine_handle<> h) noexcept {
+        child.state_ = FrameState::running;
+        child.task_ = &task;
+        child.resume_point_ = h; // its awaiter, resumed when it finishes
+    }
+
+    // Waits for a started task; false when the awaiter must not suspend.
+    bool wait_for_task(Promise<T>& child, PromiseBase& task, std::coroutine_handle<> h) {
+        if (AIO_UNLIKELY(child.owner_loop() != task.loop_)) throw_different_loop(child.owner_loop(), task.loop_);
         if (AIO_UNLIKELY(&child == &task))
             throw RuntimeError("a task cannot await itself");
         waiting_ = &task;
@@ -237,16 +275,10 @@ public:
         return true;
     }
 
-    decltype(auto) await_resume() {
-        if (waiting_) waiting_->throw_if_cancelled();
-        return task_.promise().template outcome<Move>();
-    }
-
-private:
-    friend class WaitRef;
-    bool on_cancel(const std::string& message) {
-        PromiseBase& child = task_.promise();
-        if (child.is_task() && child.cancel(message)) return true; // we wake when it has finished
+    // Cancelling the waiting task cancels the awaited task instead (PromiseBase::cancel); the
+    // wait stays armed and wakes once that task has finished.
+    PromiseBase* awaited_task() noexcept { return task_.promise().is_task() ? &task_.promise() : nullptr; }
+    bool on_cancel(const std::string&) noexcept {
         Waiter::unlink();
         return false;
     }

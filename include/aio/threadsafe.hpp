@@ -7,6 +7,7 @@
 #include <type_traits>
 #include <utility>
 
+#include <aio/detail/awaitable.hpp>
 #include <aio/event_loop.hpp>
 #include <aio/task.hpp>
 
@@ -45,6 +46,13 @@ std::future<T> run_coroutine_threadsafe(Task<T> task, EventLoop& loop) {
         }
     });
     return future;
+}
+
+/// run_coroutine_threadsafe of any other awaitable (aio::sleep(1s), ...), as a task that awaits it.
+template <class A>
+    requires(detail::Awaitable<A> && !std::is_base_of_v<TaskRef, std::remove_cvref_t<A>>)
+auto run_coroutine_threadsafe(A&& awaitable, EventLoop& loop) {
+    return run_coroutine_threadsafe(detail::to_task(std::forward<A>(awaitable)), loop);
 }
 
 } // namespace aio

@@ -60,6 +60,10 @@ public:
 
     void finish();
 
+    // The loop that waits for the result, so it knows executor work is in flight (the test
+    // clock does not jump meanwhile); counted from submit() until finish() runs on the loop.
+    EventLoop* loop = nullptr;
+
 private:
     std::shared_ptr<ThreadsafeInbox> inbox_;
 };
@@ -116,6 +120,7 @@ private:
 
 template <class R>
 void ExecutorCall<R>::finish() {
+    if (loop) std::exchange(loop, nullptr)->executor_call_finished();
     finished = true;
     if (auto* w = std::exchange(waiter, nullptr)) w->wake();
 }
@@ -138,16 +143,24 @@ auto EventLoop::run_in_executor(Executor* executor, F&& fn, Args&&... args) {
     check_usable("run_in_executor");
     Executor& target = executor ? *executor : default_executor();
     auto call = std::make_shared<detail::ExecutorCall<R>>(inbox_);
+    call->loop = this;
     struct Bound {
         std::decay_t<F> fn;
         std::tuple<std::decay_t<Args>...> args;
     };
     auto bound = std::make_shared<Bound>(Bound{std::forward<F>(fn), {std::forward<Args>(args)...}});
-    target.submit([call, bound]() mutable {
-        auto invoke = [&]() -> R { return std::apply(bound->fn, bound->args); }; // member pointers too
-        call->run_and_post(invoke, call);
-        bound.reset(); // release captured arguments on the worker, before the loop sees the result
-    });
+    executor_call_started();
+    try {
+        target.submit([call, bound]() mutable {
+            auto invoke = [&]() -> R { return std::apply(bound->fn, bound->args); }; // member pointers too
+            call->run_and_post(invoke, call);
+            bound.reset(); // release captured arguments on the worker, before the loop sees the result
+        });
+    } catch (...) {
+        call->loop = nullptr;
+        executor_call_finished();
+        throw;
+    }
     return detail::await_executor_call<R>(std::move(call));
 }
 

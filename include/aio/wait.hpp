@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include <aio/detail/deadline.hpp>
 #include <aio/detail/task_set.hpp>
 #include <aio/errors.hpp>
 #include <aio/task.hpp>
@@ -59,8 +60,7 @@ Task<WaitResult<T>> wait_tasks(std::vector<Task<T>> tasks, ReturnWhen when, std:
                 : when == ReturnWhen::first_exception ? WakeWhen::any_raised
                                                       : WakeWhen::all_done;
     if (timeout)
-        spec.deadline_ns =
-            get_running_loop().now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(*timeout).count();
+        spec.deadline_ns = deadline_after(get_running_loop().now_ns(), *timeout);
     spec.on_cancel = OnCancel::detach;
     co_await set.wait(spec);
     WaitResult<T> result;

@@ -5,6 +5,8 @@
 #include <type_traits>
 #include <utility>
 
+#include <aio/detail/awaitable.hpp>
+#include <aio/detail/deadline.hpp>
 #include <aio/detail/task_set.hpp>
 #include <aio/event_loop.hpp>
 #include <aio/task.hpp>
@@ -13,39 +15,13 @@ namespace aio {
 
 namespace detail {
 
-template <class A>
-using awaited_t = decltype(std::declval<A&&>().await_resume());
-
-/// An awaitable that is not a Task, as a Task (a coroutine that awaits it).
-template <class A>
-Task<awaited_t<A>> as_task(A awaitable) {
-    co_return co_await std::move(awaitable);
-}
-
-template <class T>
-Task<T> as_task(Task<T> task) {
-    return task;
-}
-
-/// A Task for `awaitable`: itself if it is one, its own conversion if it has one (aio::sleep),
-/// else a coroutine that awaits it.
-template <class A>
-auto to_task(A&& awaitable) {
-    using Plain = std::remove_cvref_t<A>;
-    if constexpr (requires { typename Plain::promise_type; })
-        return Task<typename Plain::value_type>(std::forward<A>(awaitable));
-    else if constexpr (std::is_convertible_v<A&&, Task<awaited_t<A>>>)
-        return static_cast<Task<awaited_t<A>>>(std::forward<A>(awaitable));
-    else
-        return as_task(Plain(std::forward<A>(awaitable)));
-}
-
 /// `deadline_ns` is absolute, or relative to the loop's time when the coroutine starts.
 template <class T>
 Task<T> timeout_at_task(std::int64_t deadline_ns, bool relative, Task<T> task) {
     EventLoop& loop = get_running_loop();
-    if (relative) deadline_ns += loop.now_ns();
+    if (relative) deadline_ns = deadline_after(loop.now_ns(), std::chrono::nanoseconds(deadline_ns));
     PromiseBase& frame = *task.frame_pointer();
+    check_task_loop(frame);
     if (frame.done()) co_return take_result(task); // finished already: its outcome, whatever the deadline
     if (deadline_ns <= loop.now_ns() && !frame.is_task() && !frame.started()) {
         frame.cancel({}); // a lazy coroutine whose time is already up never starts
@@ -65,13 +41,10 @@ Task<T> timeout_at_task(std::int64_t deadline_ns, bool relative, Task<T> task) {
     co_return take_result(task); // its value if it finished anyway, or what it raised while cancelling
 }
 
-inline std::int64_t to_loop_ns(Clock::time_point when) {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch()).count();
-}
-
 } // namespace detail
 
-/// Awaits `awaitable` (a Task or any aio awaitable) for at most `timeout`. On expiry it cancels
+/// Awaits `awaitable` (a Task, any aio awaitable or a user's awaiter) for at most `timeout`
+/// (Clock::duration::max(): no limit). On expiry it cancels
 /// the operation, waits until it has finished cancelling, then throws aio::TimeoutError. If the
 /// operation swallows the cancellation and returns a value, that value is returned; if it
 /// raises something else while cancelling, that exception replaces the TimeoutError. A timeout
@@ -93,7 +66,7 @@ template <class A>
 auto timeout_at(Clock::time_point deadline, A&& awaitable) {
     auto task = detail::to_task(std::forward<A>(awaitable));
     using T = typename decltype(task)::value_type;
-    const std::int64_t deadline_ns = detail::to_loop_ns(deadline);
+    const std::int64_t deadline_ns = detail::deadline_at(deadline);
     if (detail::tls_running_loop && deadline_ns > detail::tls_running_loop->now_ns()) detail::schedule_if_running(task);
     return detail::runs_when_cancelled(detail::timeout_at_task<T>(deadline_ns, false, std::move(task)));
 }

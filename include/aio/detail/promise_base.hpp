@@ -54,18 +54,30 @@ public:
     static WaitRef to(Awaiter& awaiter) noexcept {
         static constexpr Ops ops{
             [](void* self, const std::string& message) { return static_cast<Awaiter*>(self)->on_cancel(message); },
-            [](void* self) noexcept { static_cast<Awaiter*>(self)->detach(); }};
+            [](void* self) noexcept { static_cast<Awaiter*>(self)->detach(); }, awaited_task_op<Awaiter>()};
         return WaitRef(&awaiter, &ops);
     }
     explicit operator bool() const noexcept { return self_ != nullptr; }
     bool on_cancel(const std::string& message) const { return ops_->on_cancel(self_, message); }
     void detach() const noexcept { ops_->detach(self_); }
+    /// The task this wait is for, when it is a wait for one task to finish (co_await task):
+    /// cancel() then cancels that task instead, and the wait stays armed.
+    PromiseBase* awaited_task() const noexcept { return ops_->awaited_task ? ops_->awaited_task(self_) : nullptr; }
 
 private:
     struct Ops {
         bool (*on_cancel)(void*, const std::string&);
         void (*detach)(void*) noexcept;
+        PromiseBase* (*awaited_task)(void*) noexcept;
     };
+    // An awaiter that waits for a task provides `PromiseBase* awaited_task() noexcept`.
+    template <class Awaiter>
+    static constexpr auto awaited_task_op() noexcept {
+        PromiseBase* (*op)(void*) noexcept = nullptr;
+        if constexpr (requires(Awaiter& a) { a.awaited_task(); })
+            op = [](void* self) noexcept { return static_cast<Awaiter*>(self)->awaited_task(); };
+        return op;
+    }
     WaitRef(void* self, const Ops* ops) noexcept : self_(self), ops_(ops) {}
     void* self_ = nullptr;
     const Ops* ops_ = nullptr;
@@ -156,6 +168,8 @@ public:
         return exception_;
     }
     bool has_exception() const noexcept { return exception_ != nullptr; }
+    /// The exception, without marking it retrieved (for formatting and diagnostics).
+    const std::exception_ptr& peek_exception() const noexcept { return exception_; }
 
     inline void add_done_callback(DoneCallbackNode* node);
     inline void add_waiter(Waiter& waiter) noexcept;

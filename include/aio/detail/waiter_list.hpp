@@ -163,6 +163,11 @@ public:
         }
         throw_wrong_loop(what);
     }
+    /// Called first by every mutator: in debug mode, a call from a thread other than the bound
+    /// loop's (while it runs) throws aio::RuntimeError before anything changes.
+    AIO_ALWAYS_INLINE void check_caller(const char* what) const {
+        if (loop_) loop_->check_thread(what);
+    }
     /// Called before waking waiters: code running on another loop must not schedule them.
     void check_waker(const char* what) const {
         EventLoop* running = tls_running_loop;
@@ -198,8 +203,15 @@ public:
     ReleaseGuard(const ReleaseGuard&) = delete;
     ReleaseGuard& operator=(const ReleaseGuard&) = delete;
     ReleaseGuard& operator=(ReleaseGuard&&) = delete;
+    // Never throws out of the destructor: a release that fails here (the primitive was released
+    // by hand, or a loop closing destroys the frame) goes to the exception handler.
     ~ReleaseGuard() {
-        if (primitive_) primitive_->release();
+        if (!primitive_) return;
+        try {
+            primitive_->release();
+        } catch (...) {
+            report_ignored_exception("a scoped() guard's release()");
+        }
     }
 
 private:
