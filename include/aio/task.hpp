@@ -97,6 +97,13 @@ public:
                        "); use aio::run_coroutine_threadsafe() to hand work to another loop's thread");
 }
 
+/// Throws aio::RuntimeError, naming both loops, when `frame` is a task of another loop than
+/// the running one: a combinator must not link into another thread's frames.
+inline void check_task_loop(const PromiseBase& frame) {
+    EventLoop* running = tls_running_loop;
+    if (frame.is_task() && frame.loop_ && running && frame.loop_ != running) throw_different_loop(frame.loop_, running);
+}
+
 inline PromiseBase& frame_of(PromiseBase* p, const char* what) {
     if (AIO_UNLIKELY(!p))
         throw InvalidStateError(std::string(what) +

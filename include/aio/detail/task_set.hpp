@@ -27,13 +27,6 @@
 
 namespace aio::detail {
 
-/// Throws aio::RuntimeError, naming both loops, when `frame` is a task of another loop than
-/// the running one: a combinator must not link into another thread's frames.
-inline void check_task_loop(const PromiseBase& frame) {
-    EventLoop* running = tls_running_loop;
-    if (frame.is_task() && frame.loop_ && running && frame.loop_ != running) throw_different_loop(frame.loop_, running);
-}
-
 /// Makes `task` a task of the running loop if it is a lazy coroutine that has not started
 /// (what asyncio.ensure_future does with a coroutine). Throws aio::RuntimeError for a coroutine
 /// already running inline in another task, or a task of another loop.
