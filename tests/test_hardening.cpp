@@ -114,18 +114,6 @@ bool contains(const std::vector<std::string>& v, const std::string& s) {
     return std::find(v.begin(), v.end(), s) != v.end();
 }
 
-// The message of the aio::RuntimeError `fn` throws, or what happened instead.
-template <class F>
-std::string runtime_error_of(F&& fn) {
-    try {
-        fn();
-    } catch (const aio::RuntimeError& e) {
-        return e.what();
-    } catch (const std::exception& e) {
-        return std::string("not an aio::RuntimeError: ") + e.what();
-    }
-    return "no exception";
-}
 
 aio::Task<int> value_after(aio::Clock::duration d, int v) {
     co_await aio::sleep(d);
@@ -1007,9 +995,9 @@ TEST_CASE("9.4 gather(t, t) with a move-only result throws ValueError", "[harden
 }
 
 TEST_CASE("9.5 all_tasks() and current_task() need a running loop", "[hardening][run]") {
-    REQUIRE_THAT(runtime_error_of([] { (void)aio::all_tasks(); }),
+    REQUIRE_THAT(aio_test::runtime_error_of([] { (void)aio::all_tasks(); }),
                  Catch::Contains("no running event loop"));
-    REQUIRE_THAT(runtime_error_of([] { (void)aio::current_task(); }),
+    REQUIRE_THAT(aio_test::runtime_error_of([] { (void)aio::current_task(); }),
                  Catch::Contains("no running event loop"));
     aio::EventLoop loop(aio_test::virtual_loop());
     silence(loop);
@@ -1023,7 +1011,7 @@ TEST_CASE("9.6 a failed aio::run restores the thread's previous current loop", "
     aio::Task<int> scheduled = other.create_task(forever_int()); // run() cannot schedule it again
     aio::EventLoop mine;
     aio::set_event_loop(&mine);
-    std::string error = runtime_error_of([&] { (void)aio::run(scheduled); });
+    std::string error = aio_test::runtime_error_of([&] { (void)aio::run(scheduled); });
     aio::EventLoop* after = aio::get_event_loop();
     aio::set_event_loop(nullptr);
     CHECK(error != "no exception");

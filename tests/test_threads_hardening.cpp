@@ -7,6 +7,7 @@
 // Catch2 assertions are made on the main thread only; the loop thread records what it saw
 // into variables the main thread reads after joining it.
 #include "catch.hpp"
+#include "loop_thread.hpp"
 #include "combinator_util.hpp"
 #include "pipe.hpp"
 #include <aio/aio.hpp>
@@ -95,18 +96,6 @@ private:
     std::thread thread_;
 };
 
-// The message of the aio::RuntimeError `fn` throws, or what happened instead.
-template <class F>
-std::string foreign_call(F&& fn) {
-    try {
-        fn();
-    } catch (const aio::RuntimeError& e) {
-        return e.what();
-    } catch (const std::exception& e) {
-        return std::string("not an aio::RuntimeError: ") + e.what();
-    }
-    return "no exception";
-}
 
 aio::Task<> wait_event(aio::Event& e, bool& woke) {
     co_await e.wait();
@@ -141,7 +130,7 @@ TEST_CASE("5.1 debug loop: Event::set() from another thread throws, changes noth
         aio::create_task(wait_event(ev, woke));
         co_return;
     });
-    const std::string error = foreign_call([&] { ev.set(); });
+    const std::string error = aio_test::runtime_error_of([&] { ev.set(); });
     dl.finish([&] {
         seen.woke = woke;
         seen.is_set = ev.is_set();
@@ -166,7 +155,7 @@ TEST_CASE("5.2 debug loop: Task::cancel() from another thread throws, changes no
         victim = aio::create_task(wait_event(ev, woke));
         co_return;
     });
-    const std::string error = foreign_call([&] { victim.cancel("from another thread"); });
+    const std::string error = aio_test::runtime_error_of([&] { victim.cancel("from another thread"); });
     dl.finish([&] {
         seen.done = victim.done();
         seen.cancelling = victim.cancelling();
@@ -189,7 +178,7 @@ TEST_CASE("5.3 debug loop: remove_reader() from another thread throws, the reade
         }(p.r, readable));
         co_return;
     });
-    const std::string error = foreign_call([&] { (void)dl.loop().remove_reader(p.r); });
+    const std::string error = aio_test::runtime_error_of([&] { (void)dl.loop().remove_reader(p.r); });
     p.write("x");
     // The reader is still registered: the byte wakes the task.
     const bool woke = readable.get_future().wait_for(1s) == std::future_status::ready;
@@ -201,7 +190,7 @@ TEST_CASE("5.3 debug loop: remove_reader() from another thread throws, the reade
 
 TEST_CASE("5.4 debug loop: time() from another thread throws", "[hardening][threads][debug]") {
     DebugLoop dl([]() -> aio::Task<> { co_return; });
-    const std::string error = foreign_call([&] { (void)dl.loop().time(); });
+    const std::string error = aio_test::runtime_error_of([&] { (void)dl.loop().time(); });
     dl.finish();
     REQUIRE_THAT(error, Catch::Contains(foreign_thread));
     REQUIRE(dl.run_error().empty());
@@ -211,7 +200,7 @@ TEST_CASE("5.5 debug loop: close() from another thread throws, the loop goes on"
           "[hardening][threads][debug]") {
     bool closed = true;
     DebugLoop dl([]() -> aio::Task<> { co_return; });
-    const std::string error = foreign_call([&] { dl.loop().close(); });
+    const std::string error = aio_test::runtime_error_of([&] { dl.loop().close(); });
     dl.finish([&] { closed = aio::get_running_loop().is_closed(); });
     REQUIRE_THAT(error, Catch::Contains(foreign_thread));
     REQUIRE_FALSE(closed);
@@ -231,7 +220,7 @@ TEST_CASE("5.6 debug loop: Lock::release() from another thread throws, changes n
         aio::create_task(take_lock(lock, got)); // waits: binds the lock to the loop
         co_return;
     });
-    const std::string error = foreign_call([&] { lock.release(); });
+    const std::string error = aio_test::runtime_error_of([&] { lock.release(); });
     dl.finish([&] {
         seen.locked = lock.locked();
         seen.got = got;
@@ -256,7 +245,7 @@ TEST_CASE("5.7 debug loop: Semaphore::release() from another thread throws, chan
         }(sem, got));
         co_return;
     });
-    const std::string error = foreign_call([&] { sem.release(); });
+    const std::string error = aio_test::runtime_error_of([&] { sem.release(); });
     dl.finish([&] {
         seen.locked = sem.locked();
         seen.got = got;
@@ -286,7 +275,7 @@ TEST_CASE("5.8 debug loop: Condition::notify() from another thread throws, chang
         }(cond));
         co_return;
     });
-    const std::string error = foreign_call([&] { cond.notify(); });
+    const std::string error = aio_test::runtime_error_of([&] { cond.notify(); });
     dl.finish([&] {
         seen.locked = cond.locked();
         seen.notified = notified;
@@ -319,8 +308,8 @@ TEST_CASE(
         }(full_queue, put));
         co_return;
     });
-    const std::string put_error = foreign_call([&] { empty_queue.put_nowait(5); });
-    const std::string get_error = foreign_call([&] { (void)full_queue.get_nowait(); });
+    const std::string put_error = aio_test::runtime_error_of([&] { empty_queue.put_nowait(5); });
+    const std::string get_error = aio_test::runtime_error_of([&] { (void)full_queue.get_nowait(); });
     dl.finish([&] {
         seen.empty_size = empty_queue.qsize();
         seen.full_size = full_queue.qsize();
@@ -351,7 +340,7 @@ TEST_CASE("5.10 debug loop: Barrier::abort() from another thread throws, changes
         }(barrier, passed));
         co_return;
     });
-    const std::string error = foreign_call([&] { barrier.abort(); });
+    const std::string error = aio_test::runtime_error_of([&] { barrier.abort(); });
     dl.finish([&] {
         seen.broken = barrier.broken();
         seen.passed = passed;
@@ -375,7 +364,7 @@ TEST_CASE("5.11 debug loop: Event::clear() from another thread throws",
         aio::create_task(wait_event(ev, woke)); // binds the event to the loop
         co_return;
     });
-    const std::string error = foreign_call([&] { ev.clear(); });
+    const std::string error = aio_test::runtime_error_of([&] { ev.clear(); });
     dl.finish([&] {
         seen.woke = woke;
         seen.is_set = ev.is_set();
@@ -389,37 +378,7 @@ TEST_CASE("5.11 debug loop: Event::clear() from another thread throws",
 // ================================================================ 7. any awaitable composes
 
 namespace {
-// Runs an EventLoop in a thread of its own (as test_threads.cpp's LoopThread).
-class LoopThread {
-public:
-    LoopThread() {
-        auto fut = ready_.get_future();
-        thread_ = std::thread([this] {
-            aio::EventLoop loop;
-            ready_.set_value(&loop);
-            loop.run_forever();
-            loop.close();
-        });
-        loop_ = fut.get();
-    }
-    LoopThread(const LoopThread&) = delete;
-    LoopThread& operator=(const LoopThread&) = delete;
-    ~LoopThread() { stop(); }
-
-    aio::EventLoop& loop() { return *loop_; }
-
-    void stop() {
-        if (thread_.joinable()) {
-            loop_->call_soon_threadsafe([l = loop_] { l->stop(); });
-            thread_.join();
-        }
-    }
-
-private:
-    std::promise<aio::EventLoop*> ready_;
-    aio::EventLoop* loop_ = nullptr;
-    std::thread thread_;
-};
+using aio_test::LoopThread;
 } // namespace
 
 TEST_CASE("7.8 run_coroutine_threadsafe(aio::sleep(1ms), loop)", "[hardening][threads][compose]") {

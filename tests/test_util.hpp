@@ -53,4 +53,17 @@ std::string message_of(F&& fn) {
     return {};
 }
 
+/// The message of the aio::RuntimeError `fn` throws, or what happened instead.
+template <class F>
+std::string runtime_error_of(F&& fn) {
+    try {
+        fn();
+    } catch (const aio::RuntimeError& e) {
+        return e.what();
+    } catch (const std::exception& e) {
+        return std::string("not an aio::RuntimeError: ") + e.what();
+    }
+    return "no exception";
+}
+
 } // namespace aio_test
