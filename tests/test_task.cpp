@@ -374,7 +374,7 @@ TEST_CASE("several done callbacks run in registration order", "[task][callbacks]
 
 TEST_CASE("current_task() has the running task's name empty in callbacks, an error without a loop", "[task][introspection]") {
     // No running loop: RuntimeError, as asyncio.current_task(); in a callback: empty.
-    REQUIRE(aio_test::message_of([] { (void)aio::current_task(); }).find("no running event loop") != std::string::npos);
+    REQUIRE(aio_test::runtime_error_of([] { (void)aio::current_task(); }).find("no running event loop") != std::string::npos);
 
     std::string in_task, in_lazy_child, main_name;
     bool empty_in_callback = false;
@@ -399,7 +399,7 @@ TEST_CASE("current_task() has the running task's name empty in callbacks, an err
     REQUIRE(in_lazy_child == "the-worker");  // a lazy child runs inside its awaiter's task
     REQUIRE_FALSE(main_name.empty());
     REQUIRE(empty_in_callback);
-    REQUIRE(aio_test::message_of([] { (void)aio::current_task(); }).find("no running event loop") != std::string::npos);
+    REQUIRE(aio_test::runtime_error_of([] { (void)aio::current_task(); }).find("no running event loop") != std::string::npos);
 }
 
 TEST_CASE("all_tasks() lists the loop's pending tasks", "[task][introspection]") {

@@ -42,17 +42,6 @@ aio::Task<std::exception_ptr> error_of(Awaitable t) {
     co_return nullptr;
 }
 
-/// Calls `fn()` and gives the message of the std::exception it throws ("" when it returns).
-template <class F>
-std::string message_of(F&& fn) {
-    try {
-        fn();
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return {};
-}
-
 /// The message of the aio::RuntimeError `fn` throws, or what happened instead.
 template <class F>
 std::string runtime_error_of(F&& fn) {

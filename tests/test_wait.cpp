@@ -412,7 +412,7 @@ TEST_CASE("shield inside wait_for: the timeout does not cancel the shielded task
 
 TEST_CASE("current_task() is right across interleaved tasks and empty outside them", "[current_task]") {
     // No running loop: RuntimeError, as asyncio.current_task(); in a callback: empty.
-    REQUIRE(aio_test::message_of([] { (void)aio::current_task(); }).find("no running event loop") != std::string::npos);
+    REQUIRE(aio_test::runtime_error_of([] { (void)aio::current_task(); }).find("no running event loop") != std::string::npos);
     aio::EventLoop loop(aio_test::virtual_loop());
     int mismatches = 0, checks = 0;
     bool empty_in_callback = false;
@@ -449,5 +449,5 @@ TEST_CASE("current_task() is right across interleaved tasks and empty outside th
     REQUIRE(checks == 6 * 5 * 3 + 1);
     REQUIRE(mismatches == 0);
     REQUIRE(empty_in_callback);
-    REQUIRE(aio_test::message_of([] { (void)aio::current_task(); }).find("no running event loop") != std::string::npos);
+    REQUIRE(aio_test::runtime_error_of([] { (void)aio::current_task(); }).find("no running event loop") != std::string::npos);
 }

@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>
+
 #include <fmt/core.h>
 
 #include <aio/config.hpp>
@@ -69,9 +71,12 @@ inline std::string loop_name(const EventLoop* loop) {
     return loop ? fmt::format("event loop {}", static_cast<const void*>(loop)) : std::string("no event loop");
 }
 
-/// Reports an exception caught where it cannot propagate (a destructor, teardown) to the
-/// running or closing loop's exception handler, else to stderr, as asyncio's "Exception
-/// ignored in ...". Call from a catch block.
+/// Reports `context` to the exception handler of the loop running on this thread, else of the
+/// one closing on it, else to stderr: for errors found where nothing can throw.
+inline void report_to_current_loop(ExceptionContext context) noexcept;
+
+/// Reports an exception caught where it cannot propagate (a destructor, teardown) as asyncio's
+/// "Exception ignored in ...". Call from a catch block.
 inline void report_ignored_exception(const char* where) noexcept;
 
 inline std::string describe(const std::exception_ptr& error) {
@@ -469,18 +474,11 @@ private:
         check_usable(reading ? "add_reader" : "add_writer");
         if (fd < 0) throw std::system_error(EBADF, std::system_category(), "cannot watch fd " + std::to_string(fd));
         if (static_cast<std::size_t>(fd) >= fds_.size()) {
-            // The poller validates the fd before the table grows to its number: a bogus fd
-            // (1'000'000'000) is EBADF, not a gigabyte table.
-            poller_.set_interest(fd, {}, {reading, !reading});
-            try {
-                fds_.resize(static_cast<std::size_t>(fd) + 1);
-            } catch (...) {
-                poller_.forget(fd);
-                throw;
-            }
-            (reading ? fds_[static_cast<std::size_t>(fd)].reader : fds_[static_cast<std::size_t>(fd)].writer) =
-                owned.release_ownership();
-            return;
+            // Only an open fd may grow the table to its number: a bogus fd (1'000'000'000) is
+            // EBADF, not a gigabyte table.
+            if (::fcntl(fd, F_GETFD) == -1)
+                throw std::system_error(errno, std::system_category(), "cannot watch fd " + std::to_string(fd));
+            fds_.resize(static_cast<std::size_t>(fd) + 1);
         }
         FdEntry& entry = fds_[static_cast<std::size_t>(fd)];
         const detail::Interest before{entry.reader != nullptr, entry.writer != nullptr};
@@ -748,15 +746,21 @@ inline void EventLoop::close() {
 
 namespace detail {
 
-inline void report_ignored_exception(const char* where) noexcept {
+inline void report_to_current_loop(ExceptionContext context) noexcept {
     try {
         EventLoop* loop = tls_running_loop ? tls_running_loop : tls_closing_loop;
-        ExceptionContext context{std::string("Exception ignored in ") + where, std::current_exception(), {}};
-        if (loop && loop->current_task()) context.task_name = loop->current_task()->name();
+        if (loop && loop->current_task() && context.task_name.empty()) context.task_name = loop->current_task()->name();
         if (loop)
             loop->call_exception_handler(context);
         else
             EventLoop::default_exception_handler(context);
+    } catch (...) {
+    }
+}
+
+inline void report_ignored_exception(const char* where) noexcept {
+    try {
+        report_to_current_loop({std::string("Exception ignored in ") + where, std::current_exception(), {}});
     } catch (...) {
     }
 }

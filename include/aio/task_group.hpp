@@ -307,14 +307,8 @@ private:
         child.prev = child.next = nullptr;
     }
 
-    void report(std::string message, std::exception_ptr error) const noexcept {
-        ExceptionContext context{std::move(message), std::move(error), {}};
-        if (loop_ && loop_ == detail::tls_running_loop)
-            loop_->call_exception_handler(context);
-        else if (loop_ && loop_ == detail::tls_closing_loop)
-            loop_->call_exception_handler(context);
-        else
-            EventLoop::default_exception_handler(context);
+    static void report(std::string message, std::exception_ptr error) noexcept {
+        detail::report_to_current_loop({std::move(message), std::move(error), {}});
     }
 
     EventLoop* loop_ = nullptr;
