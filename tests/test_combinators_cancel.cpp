@@ -6,6 +6,7 @@
 // combinator's own timer and frames must be gone, and the tasks must still be running.
 #include <aio/aio.hpp>
 
+#include "test_util.hpp"
 #include "catch.hpp"
 #include "combinator_util.hpp"
 #include "counted.hpp"
@@ -57,7 +58,7 @@ AfterCancel cancel_the_awaiter(F awaiter, aio::Clock::duration cancel_after = 10
                 r.outcome = co_await outcome_of(w);
             }
             r.cancelled_at = aio_test::ms_since(t0);
-            r.timers = loop.timers().size();
+            r.timers = aio_test::timers_of(loop).size();
             r.tasks = aio::all_tasks().size() - 1;
             r.frames = Counted::live() - baseline.at_start;
             const aio::TaskRef me = aio::current_task();
@@ -234,7 +235,7 @@ TEST_CASE("cancel cleanly: a cancellation pending when the combinator is awaited
                 outcome = aio_test::describe(e);
                 aio::current_task().uncancel();
                 REQUIRE(aio::all_tasks().size() == 1);
-                REQUIRE(loop.timers().empty());
+                REQUIRE(aio_test::timers_of(loop).empty());
             };
             loop.run_until_complete(body());
         }
@@ -261,7 +262,7 @@ TEST_CASE("cancel cleanly: a cancellation pending when the combinator is awaited
             }();
             aio::current_task().uncancel();
             REQUIRE(op.cancelled());
-            REQUIRE(loop.timers().empty());
+            REQUIRE(aio_test::timers_of(loop).empty());
         };
         loop.run_until_complete(body());
         REQUIRE(outcome == "CancelledError: self");

@@ -5,6 +5,7 @@
 // siblings, and the destructor cancels what is still running.
 #include <aio/aio.hpp>
 
+#include "test_util.hpp"
 #include "catch.hpp"
 #include "combinator_util.hpp"
 #include "counted.hpp"
@@ -211,7 +212,7 @@ TEST_CASE("TaskGroup: an external cancel of the joining task cancels the childre
             took = aio_test::ms_since(t0);
             REQUIRE(j.cancelled());
             REQUIRE(aio::all_tasks().size() == 1);
-            REQUIRE(loop.timers().empty());
+            REQUIRE(aio_test::timers_of(loop).empty());
         };
         loop.run_until_complete(body());
         REQUIRE(outcome == "CancelledError: shutdown");
@@ -330,7 +331,7 @@ TEST_CASE("TaskGroup: the destructor cancels the children still running", "[task
             } // no join
             log.push_back("group destroyed");
             for (auto& k : kids) (void)co_await outcome_of(k);
-            REQUIRE(loop.timers().empty());
+            REQUIRE(aio_test::timers_of(loop).empty());
         };
         loop.run_until_complete(body());
         REQUIRE(log == Log{"b done", "group destroyed", "a cancelled: the TaskGroup was destroyed"});

@@ -55,4 +55,7 @@ std::string runtime_error_of(F&& fn) {
     return "no exception";
 }
 
+/// The loop's timer heap, for tests that check a wait left nothing behind.
+inline aio::detail::TimerHeap& timers_of(aio::EventLoop& loop) { return aio::detail::LoopAccess::core(loop).timers(); }
+
 } // namespace aio_test

@@ -2,6 +2,7 @@
 // test_tasks.py (test_wait_*, test_as_completed_*, test_shield_*).
 #include <aio/aio.hpp>
 
+#include "test_util.hpp"
 #include "catch.hpp"
 #include "combinator_util.hpp"
 #include "counted.hpp"
@@ -192,7 +193,7 @@ TEST_CASE("wait: cancelling the waiter cancels none of the tasks", "[wait][cance
         outcome = co_await outcome_of(w);
         log.push_back("waiter cancelled");
         for (auto& t : tasks) co_await t;
-        REQUIRE(loop.timers().empty()); // the wait's one-hour timeout went with it
+        REQUIRE(aio_test::timers_of(loop).empty()); // the wait's one-hour timeout went with it
     };
     loop.run_until_complete(body());
     REQUIRE(outcome == "CancelledError: leave them");
@@ -288,7 +289,7 @@ TEST_CASE("as_completed: cancelling the awaiter of next cancels no task", "[as_c
         co_await aio::sleep(1ms);
         w.cancel("no");
         outcome = co_await outcome_of(w);
-        REQUIRE(loop.timers().size() == 1); // only a's sleep: the 1 h deadline is gone
+        REQUIRE(aio_test::timers_of(loop).size() == 1); // only a's sleep: the 1 h deadline is gone
         co_await tasks[0];
     };
     loop.run_until_complete(body());

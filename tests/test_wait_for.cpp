@@ -4,6 +4,7 @@
 // timeout <= 0 never starts a lazy coroutine; cancelling the awaiter cancels the operation.
 #include <aio/aio.hpp>
 
+#include "test_util.hpp"
 #include "catch.hpp"
 #include "combinator_util.hpp"
 #include "counted.hpp"
@@ -33,7 +34,7 @@ TEST_CASE("wait_for: the value when the operation finishes in time", "[wait_for]
         took = aio_test::ms_since(t0);
         co_await aio::sleep(0s);
         REQUIRE(aio::all_tasks().size() == 1);
-        REQUIRE(loop.timers().empty()); // the deadline left the heap
+        REQUIRE(aio_test::timers_of(loop).empty()); // the deadline left the heap
     };
     loop.run_until_complete(body());
     REQUIRE(got == 42);
@@ -177,7 +178,7 @@ TEST_CASE("wait_for: cancelling the awaiting task cancels the operation and wait
         w.cancel("outer");
         outcome = co_await outcome_of(w);
         took = aio_test::ms_since(t0);
-        REQUIRE(loop.timers().empty());
+        REQUIRE(aio_test::timers_of(loop).empty());
     };
     loop.run_until_complete(body());
     REQUIRE(outcome == "CancelledError: outer");
@@ -228,7 +229,7 @@ TEST_CASE("wait_for on aio::sleep works both ways", "[wait_for]") {
         long_one = co_await outcome_of(aio::wait_for(aio::sleep(1h), 10ms));
         t_long = aio_test::ms_since(t0);
         co_await aio::sleep(0s);
-        REQUIRE(loop.timers().empty()); // the one-hour sleep's timer is gone
+        REQUIRE(aio_test::timers_of(loop).empty()); // the one-hour sleep's timer is gone
         REQUIRE(aio::all_tasks().size() == 1);
     };
     loop.run_until_complete(body());

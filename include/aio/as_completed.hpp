@@ -112,7 +112,7 @@ AsCompleted<T> as_completed(std::vector<Task<T>> tasks, std::optional<Clock::dur
     for (auto& t : tasks) t = detail::ensure_task(std::move(t));
     std::optional<std::int64_t> deadline;
     if (timeout)
-        deadline = detail::deadline_after(get_running_loop().now_ns(), *timeout);
+        deadline = detail::deadline_after(detail::LoopAccess::core(get_running_loop()).now_ns(), *timeout);
     return AsCompleted<T>(std::make_shared<detail::AsCompletedState<T>>(std::move(tasks), deadline));
 }
 

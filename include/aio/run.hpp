@@ -1,8 +1,8 @@
 // aio::run, aio::create_task, the thread's current loop, current_task / all_tasks (SPEC §2-3).
 #pragma once
 
-#include <atomic>
 #include <csignal>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -54,7 +54,7 @@ ScheduledTask<T> create_task(Task<T> task, std::string name = {}) {
 /// The task running on this thread's loop, or an empty TaskRef in a callback. Throws
 /// aio::RuntimeError ("no running event loop") when no loop is running (asyncio).
 inline TaskRef current_task() {
-    EventLoop& loop = get_running_loop();
+    detail::LoopCore& loop = detail::LoopAccess::core(get_running_loop());
     return loop.current_task() ? TaskRef(loop.current_task()) : TaskRef();
 }
 
@@ -63,7 +63,7 @@ inline TaskRef current_task() {
 inline std::vector<TaskRef> all_tasks(EventLoop* loop = nullptr) {
     std::vector<TaskRef> tasks;
     if (!loop) loop = &get_running_loop();
-    loop->for_each_pending_task([&](detail::PromiseBase& t) { tasks.emplace_back(&t); });
+    detail::LoopAccess::core(*loop).tasks().for_each_pending([&](detail::PromiseBase& t) { tasks.emplace_back(&t); });
     return tasks;
 }
 
@@ -80,73 +80,62 @@ inline bool on_main_thread() noexcept {
 }
 
 /// While aio::run runs on the main thread with SIGINT at its default disposition, SIGINT
-/// cancels the main task (asyncio >= 3.11); a second SIGINT kills the process at once. After
-/// the run, an interrupted program re-raises SIGINT with the default disposition, so it exits
-/// the way a Ctrl-C'ed program should (status 130 in a shell).
+/// cancels the main task (asyncio >= 3.11); a second SIGINT kills the process at once (from the
+/// OS handler, so even a loop stuck in a blocking call). After the run, an interrupted program
+/// re-raises SIGINT with the default disposition, so it exits the way a Ctrl-C'ed program
+/// should (status 130 in a shell). A client of the loop's signal driver like any other.
 class SigintGuard {
 public:
-    SigintGuard(EventLoop& loop, PromiseBase& main) {
+    SigintGuard(EventLoop& loop, PromiseBase& main) : loop_(loop) {
         struct sigaction current {};
         if (!on_main_thread() || ::sigaction(SIGINT, nullptr, &current) != 0) return;
         if ((current.sa_flags & SA_SIGINFO) || current.sa_handler != SIG_DFL) return;
-        struct sigaction ours {};
-        ours.sa_handler = &on_sigint;
-        sigemptyset(&ours.sa_mask);
-        inbox() = loop.inbox().get();
-        count() = 0;
-        EventLoop::sigint_flag() = false;
-        if (::sigaction(SIGINT, &ours, &previous_) != 0) return;
+        try {
+            watch_id_ = LoopAccess::signals(loop).watch(
+                SIGINT, make_callback([this, main = TaskRef(&main)]() mutable { on_sigint(main); }));
+        } catch (const std::exception&) {
+            return; // no signal slot or pipe left: run without Ctrl-C handling rather than fail
+        }
+        SignalTable::instance().set_escalation(SIGINT, true);
         installed_ = true;
-        loop.set_sigint_target(&main);
     }
     SigintGuard(const SigintGuard&) = delete;
     SigintGuard& operator=(const SigintGuard&) = delete;
     ~SigintGuard() { restore(); }
 
     void restore() noexcept {
-        if (!installed_) return;
-        ::sigaction(SIGINT, &previous_, nullptr);
-        inbox() = nullptr;
-        installed_ = false;
+        if (!std::exchange(installed_, false)) return;
+        SignalTable::instance().set_escalation(SIGINT, false);
+        LoopAccess::signals(loop_).unwatch(watch_id_); // restores the default disposition
     }
 
     /// Ends the process by SIGINT if one arrived during the run.
     void reraise_if_interrupted() noexcept {
-        if (!installed_ || count() == 0) return;
+        if (!interrupted_) return;
         restore();
         std::signal(SIGINT, SIG_DFL);
         ::raise(SIGINT);
     }
 
 private:
-    static std::atomic<ThreadsafeInbox*>& inbox() noexcept {
-        static std::atomic<ThreadsafeInbox*> value{nullptr};
-        return value;
-    }
-    static std::atomic<int>& count() noexcept {
-        static std::atomic<int> value{0};
-        return value;
-    }
-    static void on_sigint(int) {
-        if (count().fetch_add(1) > 0) { // second Ctrl-C: stop waiting for cleanup
-            std::signal(SIGINT, SIG_DFL);
-            ::raise(SIGINT);
-            return;
-        }
-        EventLoop::sigint_flag() = true;
-        if (ThreadsafeInbox* in = inbox().load()) in->wake();
+    void on_sigint(TaskRef& main) {
+        interrupted_ = true;
+        if (!main.done()) main.cancel("interrupted by SIGINT");
     }
 
-    struct sigaction previous_ {};
+    EventLoop& loop_;
+    std::uint64_t watch_id_ = 0;
     bool installed_ = false;
+    bool interrupted_ = false;
 };
 
 /// Cancels every pending task and runs the loop until they have finished, reporting any that
 /// failed with something other than cancellation. Tasks started meanwhile are cancelled too.
 inline void cancel_all_tasks(EventLoop& loop) {
-    while (loop.has_pending_tasks()) {
-        loop.for_each_pending_task([](PromiseBase& t) { t.cancel({}); });
-        loop.run_while_tasks_pending();
+    TaskRegistry& tasks = LoopAccess::core(loop).tasks();
+    while (tasks.has_pending()) {
+        tasks.for_each_pending([](PromiseBase& t) { t.cancel({}); });
+        LoopAccess::run_while_tasks_pending(loop);
     }
 }
 

@@ -47,15 +47,16 @@ public:
     AIO_ALWAYS_INLINE void await_resume() { task_->throw_if_cancelled(); }
 
     /// For APIs that take a Task: a coroutine that awaits this sleep.
-    operator Task<>() && { return as_task(delay_); }
+    operator Task<>() && { return sleep_task(delay_); }
+    Task<> as_task() && { return sleep_task(delay_); }
 
 private:
     friend class detail::WaitRef;
-    static Task<> as_task(Clock::duration delay) { co_await SleepAwaitable(delay); }
+    static Task<> sleep_task(Clock::duration delay) { co_await SleepAwaitable(delay); }
 
     // Out of line so the yield path above stays small enough to inline.
     [[gnu::noinline]] void arm_timer() {
-        EventLoop& loop = *task_->loop_;
+        detail::LoopCore& loop = *task_->loop_;
         // Saturated: sleep(Clock::duration::max()) is a timer that never fires.
         timer_ = loop.timers().schedule(detail::deadline_after(loop.now_ns(), delay_), &fire, this); // delay_ is done with
         task_->wait_ = detail::WaitRef::to(*this);
@@ -64,8 +65,7 @@ private:
     static void fire(void* arg) {
         auto* self = static_cast<SleepAwaitable*>(arg);
         self->timer_ = {};
-        self->task_->wait_ = {};
-        self->task_->loop_->schedule(*self->task_);
+        self->task_->wake();
     }
     bool on_cancel(const std::string&) {
         detach();
@@ -90,11 +90,6 @@ private:
 inline SleepAwaitable sleep(Clock::duration delay) noexcept { return SleepAwaitable(delay); }
 
 // SPEC §3 gives sleep() the type Task<>; where a Task is needed, a sleep becomes one.
-inline ScheduledTask<void> EventLoop::create_task(SleepAwaitable&& sleep, std::string name) {
-    return create_task(Task<void>(std::move(sleep)), std::move(name));
-}
-inline void EventLoop::run_until_complete(SleepAwaitable&& sleep) { run_until_complete(Task<void>(std::move(sleep))); }
-
 /// `aio::create_task(aio::sleep(d))` on the running loop.
 inline ScheduledTask<void> create_task(SleepAwaitable&& sleep, std::string name = {}) {
     return get_running_loop().create_task(std::move(sleep), std::move(name));

@@ -14,7 +14,6 @@
 #include <aio/detail/frame_pool.hpp>
 #include <aio/detail/promise_base.hpp>
 #include <aio/errors.hpp>
-#include <aio/event_loop.hpp>
 
 namespace aio {
 
@@ -90,27 +89,20 @@ public:
 };
 
 /// The error for a task used from a task of another loop than its own; names both loops.
-[[noreturn, gnu::noinline, gnu::cold]] inline void throw_different_loop(const EventLoop* task_loop,
-                                                                      const EventLoop* running_loop) {
-    throw RuntimeError("the task is attached to a different event loop (" + loop_name(task_loop) +
-                       ") than the running one (" + loop_name(running_loop) +
+[[noreturn, gnu::noinline, gnu::cold]] inline void throw_different_loop(const LoopCore* task_loop,
+                                                                      const LoopCore* running_loop) {
+    throw RuntimeError("the task is attached to a different event loop (" + loop_name(task_loop ? &task_loop->loop() : nullptr) +
+                       ") than the running one (" + loop_name(running_loop ? &running_loop->loop() : nullptr) +
                        "); use aio::run_coroutine_threadsafe() to hand work to another loop's thread");
 }
 
 /// Throws aio::RuntimeError, naming both loops, when `frame` is a task of another loop than
 /// the running one: a combinator must not link into another thread's frames.
 inline void check_task_loop(const PromiseBase& frame) {
-    EventLoop* running = tls_running_loop;
+    LoopCore* running = tls_running_core;
     if (frame.is_task() && frame.loop_ && running && frame.loop_ != running) throw_different_loop(frame.loop_, running);
 }
 
-inline PromiseBase& frame_of(PromiseBase* p, const char* what) {
-    if (AIO_UNLIKELY(!p))
-        throw InvalidStateError(std::string(what) +
-                                " on an empty aio::Task (default-constructed or moved from); use the Task "
-                                "that calling a coroutine returns");
-    return *p;
-}
 
 } // namespace detail
 
@@ -277,8 +269,7 @@ private:
         if (task.cancel_pending()) return false; // await_resume delivers it
         on_done = &wake;
         child.add_waiter(*this);
-        task.wait_ = WaitRef::to(*this);
-        task.resume_point_ = h;
+        task.park(h, WaitRef::to(*this));
         return true;
     }
 
@@ -292,9 +283,7 @@ private:
     void detach() noexcept { Waiter::unlink(); }
 
     static void wake(Waiter* waiter) {
-        auto* self = static_cast<TaskAwaiter*>(waiter);
-        self->waiting_->wait_ = {};
-        self->waiting_->loop_->schedule(*self->waiting_);
+        static_cast<TaskAwaiter*>(waiter)->waiting_->wake();
     }
 
     Task<T> task_;
@@ -364,48 +353,6 @@ template <class T>
 inline Task<T> detail::Promise<T>::get_return_object() noexcept {
     self_ = std::coroutine_handle<Promise>::from_promise(*this);
     return Task<T>(this);
-}
-
-// --- EventLoop members that need Task ----------------------------------------------------------
-
-template <class T>
-ScheduledTask<T> EventLoop::create_task(Task<T> task, std::string name) {
-    check_usable("create_task");
-    detail::PromiseBase& frame = detail::frame_of(task.frame_pointer(), "create_task()");
-    if (frame.is_task() || frame.started())
-        throw RuntimeError("create_task(): this Task has already started (scheduled or awaited before); "
-                           "call the coroutine function again for a fresh one");
-    frame.is_task_ = true;
-    frame.task_ = &frame;
-    frame.loop_ = this;
-    frame.id_ = ++task_counter_;
-    if (!name.empty()) frame.set_name(std::move(name));
-    frame.resume_point_ = frame.self_;
-    frame.add_ref(); // the loop owns the task until it finishes
-    frame.next_task_ = tasks_;
-    if (tasks_) tasks_->prev_task_ = &frame;
-    tasks_ = &frame;
-    ready_.push({detail::ReadyItem::task_first_step, &frame});
-    return task;
-}
-
-template <class T>
-T EventLoop::run_until_complete(Task<T> task) {
-    RunningScope scope(*this);
-    detail::PromiseBase& frame = detail::frame_of(task.frame_pointer(), "run_until_complete()");
-    if (!frame.is_task() && !frame.done()) {
-        if (frame.started())
-            throw RuntimeError("run_until_complete(): this coroutine is already running inside another task");
-        create_task(task);
-    } else if (frame.is_task() && !frame.done() && frame.owner_loop() != this) {
-        throw RuntimeError("run_until_complete(): the task is attached to a different event loop");
-    }
-    while (!frame.done()) {
-        run_once();
-        if (stopping_) break;
-    }
-    if (!frame.done()) throw RuntimeError("the event loop stopped before the task completed");
-    return std::move(task).result();
 }
 
 } // namespace aio

@@ -53,7 +53,7 @@ public:
     TaskGroup& operator=(const TaskGroup&) = delete;
     ~TaskGroup() {
         if (running_ > 0 &&
-            !(loop_ && loop_ == detail::tls_closing_loop)) // a closing loop reports its tasks
+            !(loop_ && &detail::LoopAccess::core(*loop_) == detail::tls_closing_core)) // a closing loop reports its tasks
             report(fmt::format("TaskGroup destroyed while {} child task(s) were still running: "
                                "they are cancelled "
                                "but nothing waits for them, so they may run after the scope that "
@@ -199,8 +199,7 @@ private:
             prev_ = next_ = nullptr;
         }
         void wake() {
-            task_->wait_ = {};
-            task_->loop_->schedule(*task_);
+            task_->wake();
         }
         void orphan() {
             group_ = nullptr;
@@ -219,7 +218,7 @@ private:
     // ExceptionGroup of the children's errors (and `body_error`, unless it is a cancellation),
     // else the cancellation of the joining task, if any. join() is finish(nullptr).
     Task<> finish(std::exception_ptr body_error) {
-        detail::PromiseBase& parent = *get_running_loop().current_task();
+        detail::PromiseBase& parent = *detail::tls_running_core->current_task();
         bool body_cancelled = false;
         if (body_error) {
             try {
@@ -345,7 +344,7 @@ auto task_group(F body) {
                   "aio::task_group(): the body must return Task<T> with a non-reference T");
     return [](F body) -> Task<R> {
         TaskGroup tg;
-        tg.scope_owner_ = get_running_loop().current_task();
+        tg.scope_owner_ = detail::tls_running_core->current_task();
         std::exception_ptr body_error;
         std::conditional_t<std::is_void_v<R>, bool, std::optional<R>> result{};
         try {

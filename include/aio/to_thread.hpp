@@ -62,7 +62,7 @@ public:
 
     // The loop that waits for the result, so it knows executor work is in flight (the test
     // clock does not jump meanwhile); counted from submit() until finish() runs on the loop.
-    EventLoop* loop = nullptr;
+    LoopCore* loop = nullptr;
 
 private:
     std::shared_ptr<ThreadsafeInbox> inbox_;
@@ -85,8 +85,7 @@ public:
         task_ = &running_task(h);
         if (task_->cancel_pending()) return false;
         call_->waiter = this;
-        task_->wait_ = WaitRef::to(*this);
-        task_->resume_point_ = h;
+        task_->park(h, WaitRef::to(*this));
         return true;
     }
 
@@ -101,10 +100,7 @@ public:
             return std::move(*call_->value_);
     }
 
-    void wake() {
-        task_->wait_ = {};
-        task_->loop_->schedule(*task_);
-    }
+    void wake() { task_->wake(); }
 
 private:
     friend class WaitRef;
@@ -120,7 +116,7 @@ private:
 
 template <class R>
 void ExecutorCall<R>::finish() {
-    if (loop) std::exchange(loop, nullptr)->executor_call_finished();
+    if (loop) std::exchange(loop, nullptr)->clock().executor_call_finished();
     finished = true;
     if (auto* w = std::exchange(waiter, nullptr)) w->wake();
 }
@@ -143,13 +139,13 @@ auto EventLoop::run_in_executor(Executor* executor, F&& fn, Args&&... args) {
     check_usable("run_in_executor");
     Executor& target = executor ? *executor : default_executor();
     auto call = std::make_shared<detail::ExecutorCall<R>>(inbox_);
-    call->loop = this;
+    call->loop = core();
     struct Bound {
         std::decay_t<F> fn;
         std::tuple<std::decay_t<Args>...> args;
     };
     auto bound = std::make_shared<Bound>(Bound{std::forward<F>(fn), {std::forward<Args>(args)...}});
-    executor_call_started();
+    clock_.executor_call_started();
     try {
         target.submit([call, bound]() mutable {
             auto invoke = [&]() -> R { return std::apply(bound->fn, bound->args); }; // member pointers too
@@ -158,7 +154,7 @@ auto EventLoop::run_in_executor(Executor* executor, F&& fn, Args&&... args) {
         });
     } catch (...) {
         call->loop = nullptr;
-        executor_call_finished();
+        clock_.executor_call_finished();
         throw;
     }
     return detail::await_executor_call<R>(std::move(call));

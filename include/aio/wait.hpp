@@ -60,7 +60,7 @@ Task<WaitResult<T>> wait_tasks(std::vector<Task<T>> tasks, ReturnWhen when, std:
                 : when == ReturnWhen::first_exception ? WakeWhen::any_raised
                                                       : WakeWhen::all_done;
     if (timeout)
-        spec.deadline_ns = deadline_after(get_running_loop().now_ns(), *timeout);
+        spec.deadline_ns = deadline_after(LoopAccess::core(get_running_loop()).now_ns(), *timeout);
     spec.on_cancel = OnCancel::detach;
     co_await set.wait(spec);
     WaitResult<T> result;

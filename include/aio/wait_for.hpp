@@ -18,7 +18,8 @@ namespace detail {
 /// `deadline_ns` is absolute, or relative to the loop's time when the coroutine starts.
 template <class T>
 Task<T> timeout_at_task(std::int64_t deadline_ns, bool relative, Task<T> task) {
-    EventLoop& loop = get_running_loop();
+    get_running_loop(); // throws when there is none
+    LoopCore& loop = *tls_running_core;
     if (relative) deadline_ns = deadline_after(loop.now_ns(), std::chrono::nanoseconds(deadline_ns));
     PromiseBase& frame = *task.frame_pointer();
     check_task_loop(frame);
@@ -67,7 +68,7 @@ auto timeout_at(Clock::time_point deadline, A&& awaitable) {
     auto task = detail::to_task(std::forward<A>(awaitable));
     using T = typename decltype(task)::value_type;
     const std::int64_t deadline_ns = detail::deadline_at(deadline);
-    if (detail::tls_running_loop && deadline_ns > detail::tls_running_loop->now_ns()) detail::schedule_if_running(task);
+    if (detail::tls_running_core && deadline_ns > detail::tls_running_core->now_ns()) detail::schedule_if_running(task);
     return detail::runs_when_cancelled(detail::timeout_at_task<T>(deadline_ns, false, std::move(task)));
 }
 

@@ -1,7 +1,10 @@
-// aio::detail — the epoll backend (Linux). Level-triggered, like asyncio's selectors.
+// aio::detail — the epoll backend (Linux): every fd is added once with
+// EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET and the driver's token, and removed before it is
+// closed; no epoll_ctl happens per wait.
 #pragma once
 
 #include <cerrno>
+#include <cstdint>
 #include <string>
 #include <system_error>
 
@@ -21,42 +24,43 @@ public:
     EpollPoller& operator=(const EpollPoller&) = delete;
     ~EpollPoller() { ::close(epfd_); }
 
-    void set_interest(int fd, Interest before, Interest after) {
-        if (!after.any()) {
-            forget(fd);
-            return;
-        }
+    void add(int fd, std::uint64_t token) {
         epoll_event ev{};
-        ev.events = (after.read ? EPOLLIN : 0u) | (after.write ? EPOLLOUT : 0u);
-        ev.data.fd = fd;
-        const int op = before.any() ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-        if (::epoll_ctl(epfd_, op, fd, &ev) != 0) {
-            const int err = errno;
-            throw std::system_error(err, std::system_category(),
-                                    "cannot watch fd " + std::to_string(fd) +
-                                        " (is it open? regular files cannot be polled either)");
-        }
+        ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+        ev.data.u64 = token;
+        if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) == 0) return;
+        int err = errno;
+        // Still registered under an older token: the fd number was closed behind the driver's
+        // back while a dup of it kept the old file open. Take it over.
+        if (err == EEXIST && ::epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev) == 0) return;
+        if (err == EEXIST) err = errno;
+        throw std::system_error(err, std::system_category(),
+                                "cannot watch fd " + std::to_string(fd) +
+                                    (err == EPERM ? " (regular files and directories cannot be polled)"
+                                                  : " (is it open?)"));
     }
 
-    void forget(int fd) noexcept {
+    void remove(int fd) noexcept {
         epoll_event ev{};
         ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, &ev); // EBADF/ENOENT: already gone, nothing to do
     }
 
-    /// Fills events() and returns how many there are.
     int wait(int timeout_ms) {
-        int count = 0;
         const int n = ::epoll_wait(epfd_, events_, max_events, timeout_ms);
         if (n < 0) {
             if (errno == EINTR) return 0;
             throw std::system_error(errno, std::system_category(), "epoll_wait");
         }
         for (int i = 0; i < n; ++i) {
-            const auto e = events_[i].events;
-            const bool failed = (e & (EPOLLERR | EPOLLHUP)) != 0;
-            ready_[count++] = PollEvent{events_[i].data.fd, (e & EPOLLIN) != 0 || failed, (e & EPOLLOUT) != 0 || failed};
+            const std::uint32_t e = events_[i].events;
+            std::uint8_t ready = 0;
+            if (e & (EPOLLERR | EPOLLHUP)) ready |= readiness::error | readiness::readable | readiness::writable;
+            if (e & EPOLLIN) ready |= readiness::readable;
+            if (e & EPOLLOUT) ready |= readiness::writable;
+            if (e & EPOLLRDHUP) ready |= readiness::read_closed | readiness::readable;
+            ready_[i] = PollEvent{events_[i].data.u64, ready};
         }
-        return count;
+        return n;
     }
     const PollEvent* events() const noexcept { return ready_; }
 

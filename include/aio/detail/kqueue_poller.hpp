@@ -1,7 +1,11 @@
-// aio::detail — the kqueue backend (macOS, FreeBSD, OpenBSD, NetBSD).
+// aio::detail — the kqueue backend (macOS, FreeBSD, OpenBSD, NetBSD): every fd gets an
+// EVFILT_READ and an EVFILT_WRITE filter once, with EV_CLEAR (edge-triggered, as the epoll
+// backend) and the driver's token as udata; both are deleted before the fd is closed.
+// Compiled in CI against a shim of the kqueue API (tests/kqueue_shim); never run on Linux.
 #pragma once
 
 #include <cerrno>
+#include <cstdint>
 #include <string>
 #include <system_error>
 
@@ -23,31 +27,25 @@ public:
     KqueuePoller& operator=(const KqueuePoller&) = delete;
     ~KqueuePoller() { ::close(kq_); }
 
-    void set_interest(int fd, Interest before, Interest after) {
+    void add(int fd, std::uint64_t token) {
         struct kevent changes[2];
-        int n = 0;
-        if (before.read != after.read)
-            EV_SET(&changes[n++], fd, EVFILT_READ, after.read ? EV_ADD : EV_DELETE, 0, 0, nullptr);
-        if (before.write != after.write)
-            EV_SET(&changes[n++], fd, EVFILT_WRITE, after.write ? EV_ADD : EV_DELETE, 0, 0, nullptr);
-        if (n == 0) return;
-        if (::kevent(kq_, changes, n, nullptr, 0, nullptr) != 0 && (after.read || after.write)) {
+        void* udata = reinterpret_cast<void*>(static_cast<std::uintptr_t>(token));
+        EV_SET(&changes[0], fd, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, udata);
+        EV_SET(&changes[1], fd, EVFILT_WRITE, EV_ADD | EV_CLEAR, 0, 0, udata);
+        if (::kevent(kq_, changes, 2, nullptr, 0, nullptr) != 0) {
             const int err = errno;
-            throw std::system_error(err, std::system_category(),
-                                    "cannot watch fd " + std::to_string(fd) + " (is it open?)");
+            throw std::system_error(err, std::system_category(), "cannot watch fd " + std::to_string(fd) + " (is it open?)");
         }
     }
 
-    void forget(int fd) noexcept {
+    void remove(int fd) noexcept {
         struct kevent changes[2];
         EV_SET(&changes[0], fd, EVFILT_READ, EV_DELETE, 0, 0, nullptr);
         EV_SET(&changes[1], fd, EVFILT_WRITE, EV_DELETE, 0, 0, nullptr);
         for (auto& change : changes) ::kevent(kq_, &change, 1, nullptr, 0, nullptr);
     }
 
-    /// Fills events() and returns how many there are.
     int wait(int timeout_ms) {
-        int count = 0;
         timespec ts{timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
         const int n = ::kevent(kq_, nullptr, 0, events_, max_events, timeout_ms < 0 ? nullptr : &ts);
         if (n < 0) {
@@ -55,12 +53,14 @@ public:
             throw std::system_error(errno, std::system_category(), "kevent");
         }
         for (int i = 0; i < n; ++i) {
-            const int fd = static_cast<int>(events_[i].ident);
-            const bool failed = (events_[i].flags & (EV_ERROR | EV_EOF)) != 0;
             const bool read = events_[i].filter == EVFILT_READ;
-            ready_[count++] = PollEvent{fd, read || failed, !read || failed};
+            std::uint8_t ready = read ? readiness::readable : readiness::writable;
+            if (events_[i].flags & EV_ERROR) ready |= readiness::error | readiness::readable | readiness::writable;
+            if ((events_[i].flags & EV_EOF) && read) ready |= readiness::read_closed;
+            if ((events_[i].flags & EV_EOF) && !read) ready |= readiness::error;
+            ready_[i] = PollEvent{static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(events_[i].udata)), ready};
         }
-        return count;
+        return n;
     }
     const PollEvent* events() const noexcept { return ready_; }
 

@@ -1,27 +1,37 @@
-// aio::detail — picks the OS poller. Every backend offers the same small interface:
+// aio::detail — the readiness backend the I/O driver (io_driver.hpp) sits on, chosen at
+// compile time: epoll on Linux, kqueue on macOS/BSD. Each backend is a small class:
 //
-//   void set_interest(int fd, Interest before, Interest after);  // throws std::system_error
-//   void forget(int fd) noexcept;                                 // fd closed or gone: drop quietly
-//   int wait(int timeout_ms);                  // -1 blocks; returns the number of events (0 on EINTR)
-//   const PollEvent* events() const;           // what the last wait() found
+//   void add(int fd, std::uint64_t token);   // watch fd for read and write readiness,
+//                                            // edge-triggered, once; throws std::system_error
+//   void remove(int fd) noexcept;            // stop watching (before the fd is closed)
+//   int wait(int timeout_ms);                // -1 blocks; fills events(), returns how many
+//                                            // (0 on EINTR); throws std::system_error
+//   const PollEvent* events() const noexcept;
 //
-// The loop keeps the per-fd callbacks; the poller only knows which directions to watch.
+// The token is the driver's (its registration's address and generation); a backend hands it
+// back unchanged and knows nothing else about the fd. Readiness is edge-triggered: a backend
+// reports a direction when it becomes ready, and the driver remembers it until an operation
+// sees EAGAIN. A completion-based backend (io_uring) would not fit this interface; it would
+// replace the driver's operations instead (see io_driver.hpp).
 #pragma once
+
+#include <cstdint>
 
 #include <aio/config.hpp>
 
 namespace aio::detail {
 
-struct Interest {
-    bool read = false;
-    bool write = false;
-    bool any() const noexcept { return read || write; }
-};
+/// Readiness bits, as a backend reports them and the driver keeps them.
+namespace readiness {
+inline constexpr std::uint8_t readable = 1;     // data, EOF, or an error to read
+inline constexpr std::uint8_t writable = 2;     // room, or an error to write
+inline constexpr std::uint8_t read_closed = 4;  // the peer shut its write side (EPOLLRDHUP, EV_EOF)
+inline constexpr std::uint8_t error = 8;        // EPOLLERR / EPOLLHUP / EV_ERROR
+} // namespace readiness
 
 struct PollEvent {
-    int fd;
-    bool readable; // also set on error / hang-up, so the reader sees EOF or the error
-    bool writable;
+    std::uint64_t token;
+    std::uint8_t ready; // readiness bits
 };
 
 } // namespace aio::detail

@@ -27,11 +27,8 @@
 
 #include <aio/config.hpp>
 #include <aio/detail/callback.hpp>
+#include <aio/detail/loop_core.hpp>
 #include <aio/errors.hpp>
-
-namespace aio {
-class EventLoop;
-}
 
 namespace aio::detail {
 
@@ -133,7 +130,7 @@ public:
 
     /// The loop this frame runs on: its own for a task, its task's for a lazy coroutine that
     /// has started; nullptr before it starts.
-    EventLoop* owner_loop() const noexcept { return task_ ? task_->loop_ : loop_; }
+    LoopCore* owner_loop() const noexcept { return task_ ? task_->loop_ : loop_; }
 
     // --- task (root frame) state -------------------------------------------------------------
 
@@ -153,6 +150,17 @@ public:
         }
     }
     bool cancel_pending() const noexcept { return must_cancel_ != 0; }
+
+    /// The awaiter protocol's two steps on the task's side (see suspension.hpp): park the task
+    /// at `h` on `wait`, and later wake it, exactly once, by one trip through the ready queue.
+    AIO_ALWAYS_INLINE void park(std::coroutine_handle<> h, WaitRef wait) noexcept {
+        resume_point_ = h;
+        wait_ = wait;
+    }
+    AIO_ALWAYS_INLINE void wake() {
+        wait_ = {};
+        loop_->schedule(*this);
+    }
     void clear_pending_cancel() noexcept { must_cancel_ = 0; }
     const std::string& cancel_message() const noexcept {
         static const std::string none;
@@ -193,7 +201,7 @@ public:
     // Order matters: a task step touches only the first 48 bytes (one cache line with the
     // frame's two resume/destroy pointers), so hundreds of tasks stay within L1.
     PromiseBase* task_ = nullptr; // the task this frame runs in (itself for a task)
-    EventLoop* loop_ = nullptr;   // task only
+    LoopCore* loop_ = nullptr;    // task only
     // A task: its innermost suspended coroutine, what the loop resumes. A lazy coroutine: its
     // awaiter, resumed when it finishes. (One field for both keeps frames a cache line
     // shorter; a frame is never both.)
@@ -243,6 +251,15 @@ private:
 [[noreturn, gnu::noinline, gnu::cold]] inline void throw_not_in_task() {
     throw RuntimeError("this aio awaitable was awaited outside a task; run the coroutine with "
                        "aio::run(), loop.run_until_complete() or aio::create_task()");
+}
+
+/// The frame behind a Task handle; aio::InvalidStateError for an empty one.
+inline PromiseBase& frame_of(PromiseBase* p, const char* what) {
+    if (AIO_UNLIKELY(!p))
+        throw InvalidStateError(std::string(what) +
+                                " on an empty aio::Task (default-constructed or moved from); use the Task "
+                                "that calling a coroutine returns");
+    return *p;
 }
 
 /// The task a coroutine is running in, from the handle an awaiter's await_suspend receives.
@@ -300,6 +317,147 @@ inline DoneCallbackNode::~DoneCallbackNode() {
 inline void DoneCallbackNode::bind(PromiseBase& finished) noexcept {
     finished.add_ref();
     finished_ = &finished;
+}
+
+// --- members that need the loop ----------------------------------------------------------------
+
+/// Reports `context` to the exception handler of the loop running on this thread, else of the
+/// one closing on it, else to stderr: for errors found where nothing can throw.
+inline void report_to_current_loop(ExceptionContext context) noexcept {
+    try {
+        LoopCore* loop = tls_running_core ? tls_running_core : tls_closing_core;
+        if (loop && loop->current_task() && context.task_name.empty()) context.task_name = loop->current_task()->name();
+        if (loop)
+            loop->call_exception_handler(context);
+        else
+            LoopCore::default_exception_handler(context);
+    } catch (...) {
+    }
+}
+
+/// Reports an exception caught where it cannot propagate (a destructor, teardown) as asyncio's
+/// "Exception ignored in ...". Call from a catch block.
+inline void report_ignored_exception(const char* where) noexcept {
+    try {
+        report_to_current_loop({std::string("Exception ignored in ") + where, std::current_exception(), {}});
+    } catch (...) {
+    }
+}
+
+inline bool PromiseBase::cancel(std::string message) {
+    if (!is_task_) {
+        if (state_ == FrameState::finished) return false;
+        if (state_ == FrameState::running)
+            throw InvalidStateError("cannot cancel a coroutine that is being awaited inline; cancel the "
+                                    "task that awaits it, or start it with aio::create_task()");
+        // Never started: it finishes as cancelled without running.
+        extras().cancel_message = std::move(message);
+        try {
+            throw CancelledError(cancel_message());
+        } catch (...) {
+            record_exception();
+        }
+        state_ = FrameState::finished;
+        wake_waiters();
+        return true;
+    }
+    if (loop_) loop_->check_thread("Task::cancel");
+    if (state_ == FrameState::finished) return false;
+    // A task awaiting another task passes the cancellation on to it. Down a chain of tasks each
+    // awaiting the next, that is a loop here, not a recursion per link: cancelling the head of
+    // a 100,000-task chain costs no C stack.
+    for (PromiseBase* task = this;;) {
+        ++task->cancel_requests_;
+        // The first message wins while a cancellation is still undelivered (asyncio 3.13).
+        if (!task->cancel_pending()) task->extras().cancel_message = message;
+        if (!task->wait_) {
+            task->must_cancel_ |= cancel_requested;
+            return true;
+        }
+        if (PromiseBase* awaited = task->wait_.awaited_task(); awaited && !awaited->done()) {
+            task = awaited; // its wait stays armed: it wakes when the awaited task has finished
+            continue;
+        }
+        if (task->wait_.on_cancel(task->cancel_message())) return true; // the wait delivers the outcome
+        task->wake();
+        task->must_cancel_ |= wait_disarmed; // even if uncancel() follows: that wait is gone (asyncio)
+        return true;
+    }
+}
+
+inline std::coroutine_handle<> PromiseBase::complete() noexcept {
+    state_ = FrameState::finished;
+    wake_waiters();
+    schedule_done_callbacks();
+    if (is_task_) {
+        // The loop stops owning the task; handles may keep the frame alive a while longer.
+        LoopCore& loop = *loop_;
+        loop.tasks().move_to_finished(*this);
+        if (AIO_UNLIKELY(loop.tasks().report_failures) && has_exception() && !is_cancelled() && !exception_retrieved_)
+            loop.call_exception_handler({"unhandled exception during aio::run() shutdown", take_exception(), name()});
+        release(); // the loop's reference; may free this frame
+        return std::noop_coroutine();
+    }
+    task_ = nullptr; // a lazy frame may outlive the task it ran in
+    if (inline_start_) return std::noop_coroutine(); // back into the awaiter's await_suspend
+    if (resume_point_) return resume_point_; // the awaiter of this lazy coroutine
+    return std::noop_coroutine();
+}
+
+inline void PromiseBase::add_done_callback(DoneCallbackNode* node) {
+    if (state_ != FrameState::finished) {
+        FrameExtras* extras = extras_;
+        if (!extras) {
+            try {
+                extras = &this->extras();
+            } catch (...) {
+                node->release();
+                throw;
+            }
+        }
+        node->next = extras->done_callbacks;
+        extras->done_callbacks = node;
+        return;
+    }
+    LoopCore* loop = owner_loop();
+    if (!loop) loop = tls_running_core; // a finished lazy coroutine: the caller's loop runs it
+    if (!loop || loop->is_closed()) {
+        node->release();
+        throw RuntimeError("add_done_callback() on a finished task whose event loop is gone");
+    }
+    node->bind(*this);
+    loop->push_ready({ReadyItem::callback, node});
+}
+
+inline void PromiseBase::schedule_done_callbacks() noexcept {
+    if (AIO_LIKELY(!extras_) || !extras_->done_callbacks) return;
+    // The list is newest first; reverse it so callbacks run in the order they were added.
+    CallbackNode* oldest_first = nullptr;
+    for (CallbackNode* node = std::exchange(extras_->done_callbacks, nullptr); node;) {
+        CallbackNode* next = node->next;
+        node->next = oldest_first;
+        oldest_first = node;
+        node = next;
+    }
+    LoopCore* loop = owner_loop();
+    for (CallbackNode* node = oldest_first; node;) {
+        auto* done = static_cast<DoneCallbackNode*>(std::exchange(node, node->next));
+        done->bind(*this);
+        loop->push_ready({ReadyItem::callback, done});
+    }
+}
+
+inline PromiseBase::~PromiseBase() {
+    if (is_task_ && loop_) { // a task's loop_ is cleared when the loop closes, so this loop is alive
+        if (state_ == FrameState::finished) loop_->tasks().forget_finished(*this);
+        if (AIO_UNLIKELY(exception_ && !exception_retrieved_ && !cancelled_))
+            loop_->call_exception_handler({"Task exception was never retrieved (await the task or call result())",
+                                           exception_, name()});
+    }
+    if (extras_) {
+        for (CallbackNode* node = extras_->done_callbacks; node;) std::exchange(node, node->next)->release();
+        delete extras_;
+    }
 }
 
 } // namespace aio::detail

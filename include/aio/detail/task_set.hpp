@@ -190,7 +190,7 @@ public:
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
         task_ = &running_task(h);
-        EventLoop& loop = *task_->loop_;
+        LoopCore& loop = *task_->loop_;
         if (task_->cancel_pending()) {
             if (spec_.on_cancel == OnCancel::detach) return false; // await_resume throws
             task_->clear_pending_cancel();
@@ -202,8 +202,7 @@ public:
         if (spec_.deadline_ns && !deadline_handled_)
             timer_ = loop.timers().schedule(*spec_.deadline_ns, &fire, this);
         link();
-        task_->wait_ = WaitRef::to(*this);
-        task_->resume_point_ = h;
+        task_->park(h, WaitRef::to(*this));
         return true;
     }
 
@@ -276,8 +275,7 @@ private:
 
     void wake() {
         disarm();
-        task_->wait_ = {};
-        task_->loop_->schedule(*task_);
+        task_->wake();
     }
 
     bool on_cancel(const std::string& message) {
@@ -293,8 +291,7 @@ private:
         if (!satisfied()) return true; // woken once every task has finished
         disarm();
         task_->clear_pending_cancel(); // await_resume throws the CancelledError itself
-        task_->loop_->schedule(*task_);
-        task_->wait_ = {};
+        task_->wake();
         return true;
     }
     void detach() noexcept { disarm(); }

@@ -27,7 +27,6 @@
 #include <aio/config.hpp>
 #include <aio/detail/promise_base.hpp>
 #include <aio/errors.hpp>
-#include <aio/event_loop.hpp>
 
 namespace aio::detail {
 
@@ -109,9 +108,7 @@ private:
 /// Marks an unlinked node woken and schedules its task (exactly once).
 inline void wake(WaitNode& node) {
     node.state = WaitState::woken;
-    PromiseBase& task = *node.task;
-    task.wait_ = {};
-    task.loop_->schedule(task);
+    node.task->wake();
 }
 
 /// on_cancel() of an awaiter whose wait hands nothing over: a linked node leaves its list and
@@ -155,7 +152,7 @@ inline void wake_all(WaitList& list) {
 class LoopBinding {
 public:
     /// Called before a task waits: binds, or checks the binding.
-    void bind(EventLoop* loop, const char* what) {
+    void bind(LoopCore* loop, const char* what) {
         if (AIO_LIKELY(loop_ == loop)) return;
         if (!loop_) {
             loop_ = loop;
@@ -170,12 +167,12 @@ public:
     }
     /// Called before waking waiters: code running on another loop must not schedule them.
     void check_waker(const char* what) const {
-        EventLoop* running = tls_running_loop;
+        LoopCore* running = tls_running_core;
         if (AIO_UNLIKELY(running && loop_ && running != loop_)) throw_wrong_loop(what);
     }
 
 private:
-    EventLoop* loop_ = nullptr;
+    LoopCore* loop_ = nullptr;
 };
 
 /// The await_suspend every simple wait shares: binds the primitive to the task's loop, delivers
@@ -188,8 +185,7 @@ bool suspend_in(WaitList& list, WaitNode& node, Awaiter& awaiter, LoopBinding& b
     node.task = &task;
     if (task.cancel_pending()) return false; // await_resume delivers it, holding nothing
     list.push_back(node);
-    task.wait_ = WaitRef::to(awaiter);
-    task.resume_point_ = h;
+    task.park(h, WaitRef::to(awaiter));
     return true;
 }
 

@@ -1,0 +1,207 @@
+// aio::detail — the I/O driver's operations as awaitables: what the socket, stream and pipe
+// code calls (never the poller). On epoll each is "try the syscall; on EAGAIN clear the
+// readiness bit and wait"; the contract they keep for a completion backend is in io_driver.hpp.
+//
+//   std::size_t n = co_await io::recv(fd, buffer);         // 0 at EOF
+//   std::size_t n = co_await io::send(fd, bytes);          // MSG_NOSIGNAL: never SIGPIPE
+//   std::size_t n = co_await io::sendmsg(fd, msg);         // scatter/gather (writev)
+//   int conn      = co_await io::accept(fd, addr, len);    // non-blocking, close-on-exec
+//   co_await io::connect(fd, addr, len);                   // EINPROGRESS handled
+//   std::size_t n = co_await io::read(fd, buffer);         // pipes, ttys, eventfds
+//   std::size_t n = co_await io::write(fd, bytes);
+//   io::close(loop, fd);                                   // ends pending operations (EBADF)
+//
+// Each throws std::system_error (errno, naming the call and the fd) on failure. Cancellation:
+// a pending operation is unlinked and the task gets CancelledError; an operation that has
+// already completed returns its result and the cancellation waits for the next suspension, so
+// no byte is lost between the kernel and the caller.
+#pragma once
+
+#include <cerrno>
+#include <coroutine>
+#include <cstddef>
+#include <span>
+
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <aio/detail/io_driver.hpp>
+#include <aio/detail/promise_base.hpp>
+#include <aio/detail/waiter_list.hpp>
+
+namespace aio::detail::io {
+
+/// The awaitable every operation is: `Syscall` is `ssize_t(int fd)` returning -1 with errno on
+/// failure. Movable until awaited (e.g. into aio::wait_for), never after.
+template <class Syscall>
+class [[nodiscard]] Operation final : IoOpNode {
+public:
+    Operation(int fd, IoDirection direction, const char* name, Syscall call) noexcept
+        : fd_(fd), direction_(direction), name_(name), call_(call) {}
+    Operation(Operation&& other) noexcept
+        : IoOpNode(), fd_(other.fd_), direction_(other.direction_), name_(other.name_), call_(other.call_) {}
+    Operation(const Operation&) = delete;
+    Operation& operator=(const Operation&) = delete;
+    ~Operation() { unlink_detached(*this); }
+
+    bool await_ready() const noexcept { return false; }
+
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        PromiseBase& task = running_task(h);
+        IoDriver& driver = task.loop_->io();
+        perform = &perform_once;
+        if (!driver.start(driver.registration(fd_), direction_, *this, task)) return false;
+        task.park(h, WaitRef::to(*this));
+        return true;
+    }
+
+    std::size_t await_resume() {
+        if (!completed) throw_cancelled(*task);
+        if (error) throw_io_error(error, name_, fd_);
+        return static_cast<std::size_t>(result);
+    }
+
+private:
+    friend class detail::WaitRef;
+    bool on_cancel(const std::string&) noexcept { return unlink_cancelled(*this); }
+    void detach() noexcept { unlink_detached(*this); }
+
+    static bool perform_once(IoOpNode& node, IoRegistration& reg) noexcept {
+        auto& self = static_cast<Operation&>(node);
+        for (;;) {
+            const ssize_t n = self.call_(reg.fd);
+            if (n >= 0) {
+                self.result = n;
+                return true;
+            }
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                IoDriver::clear_ready(reg, self.direction_);
+                return false;
+            }
+            self.error = errno;
+            return true;
+        }
+    }
+
+    int fd_;
+    IoDirection direction_;
+    const char* name_;
+    Syscall call_;
+};
+
+template <class Syscall>
+Operation<Syscall> make_operation(int fd, IoDirection direction, const char* name, Syscall call) noexcept {
+    return Operation<Syscall>(fd, direction, name, call);
+}
+
+inline auto recv(int fd, std::span<std::byte> buffer, int flags = 0) noexcept {
+    return make_operation(fd, IoDirection::read, "recv", [buffer, flags](int s) noexcept {
+        return ::recv(s, buffer.data(), buffer.size(), flags);
+    });
+}
+
+inline auto send(int fd, std::span<const std::byte> bytes, int flags = 0) noexcept {
+    return make_operation(fd, IoDirection::write, "send", [bytes, flags](int s) noexcept {
+        return ::send(s, bytes.data(), bytes.size(), flags | MSG_NOSIGNAL);
+    });
+}
+
+inline auto sendmsg(int fd, const msghdr* message, int flags = 0) noexcept {
+    return make_operation(fd, IoDirection::write, "sendmsg", [message, flags](int s) noexcept {
+        return ::sendmsg(s, message, flags | MSG_NOSIGNAL);
+    });
+}
+
+/// The accepted fd is non-blocking and close-on-exec.
+inline auto accept(int fd, sockaddr* address = nullptr, socklen_t* length = nullptr) noexcept {
+    return make_operation(fd, IoDirection::read, "accept", [address, length](int s) noexcept {
+        return static_cast<ssize_t>(::accept4(s, address, length, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    });
+}
+
+inline auto read(int fd, std::span<std::byte> buffer) noexcept {
+    return make_operation(fd, IoDirection::read, "read",
+                          [buffer](int f) noexcept { return ::read(f, buffer.data(), buffer.size()); });
+}
+
+inline auto write(int fd, std::span<const std::byte> bytes) noexcept {
+    return make_operation(fd, IoDirection::write, "write",
+                          [bytes](int f) noexcept { return ::write(f, bytes.data(), bytes.size()); });
+}
+
+/// connect(2) on a non-blocking socket: EINPROGRESS waits until the socket is writable, then
+/// reads the outcome with SO_ERROR. Throws std::system_error with the connect error.
+class [[nodiscard]] ConnectOperation final : IoOpNode {
+public:
+    ConnectOperation(int fd, const sockaddr* address, socklen_t length) noexcept
+        : fd_(fd), address_(address), length_(length) {}
+    ConnectOperation(ConnectOperation&& other) noexcept
+        : IoOpNode(), fd_(other.fd_), address_(other.address_), length_(other.length_) {}
+    ConnectOperation(const ConnectOperation&) = delete;
+    ConnectOperation& operator=(const ConnectOperation&) = delete;
+    ~ConnectOperation() { unlink_detached(*this); }
+
+    bool await_ready() const noexcept { return false; }
+
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        PromiseBase& task = running_task(h);
+        IoDriver& driver = task.loop_->io();
+        IoRegistration& reg = driver.registration(fd_);
+        this->task = &task;
+        int rc;
+        do {
+            rc = ::connect(fd_, address_, length_);
+        } while (rc != 0 && errno == EINTR);
+        if (rc == 0 || errno != EINPROGRESS) {
+            error = rc == 0 ? 0 : errno;
+            completed = true;
+            return false;
+        }
+        // In progress: the socket becomes writable when the handshake ends either way.
+        IoDriver::clear_ready(reg, IoDirection::write);
+        perform = &check_outcome;
+        if (!driver.start(reg, IoDirection::write, *this, task)) return false;
+        task.park(h, WaitRef::to(*this));
+        return true;
+    }
+
+    void await_resume() {
+        if (!completed) throw_cancelled(*task);
+        if (error) throw_io_error(error, "connect", fd_);
+    }
+
+private:
+    friend class detail::WaitRef;
+    bool on_cancel(const std::string&) noexcept { return unlink_cancelled(*this); }
+    void detach() noexcept { unlink_detached(*this); }
+
+    static bool check_outcome(IoOpNode& node, IoRegistration& reg) noexcept {
+        int so_error = 0;
+        socklen_t len = sizeof so_error;
+        if (::getsockopt(reg.fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0) so_error = errno;
+        if (so_error == EINPROGRESS || so_error == EALREADY) {
+            IoDriver::clear_ready(reg, IoDirection::write);
+            return false;
+        }
+        node.error = so_error;
+        return true;
+    }
+
+    int fd_;
+    const sockaddr* address_;
+    socklen_t length_;
+};
+
+inline ConnectOperation connect(int fd, const sockaddr* address, socklen_t length) noexcept {
+    return ConnectOperation(fd, address, length);
+}
+
+/// Ends the fd's pending operations (each throws std::system_error EBADF), drops its
+/// registration, then closes it. Returns ::close's result.
+inline int close(LoopCore& loop, int fd) noexcept { return loop.io().close(fd); }
+
+} // namespace aio::detail::io
