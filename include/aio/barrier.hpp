@@ -26,28 +26,18 @@ struct BarrierNode : WaitNode {
 };
 
 /// The awaitable Barrier::wait() returns; its wait node lives in the awaiting frame.
-class [[nodiscard]] BarrierWait {
+class [[nodiscard]] BarrierWait : public PrimitiveWait<BarrierWait, Barrier, BarrierNode> {
 public:
-    explicit BarrierWait(Barrier& barrier) noexcept : barrier_(barrier) {}
-    // Movable until awaited (e.g. into aio::wait_for), never after: the node is not linked yet.
-    BarrierWait(BarrierWait&& other) noexcept : barrier_(other.barrier_) {}
-    BarrierWait(const BarrierWait&) = delete;
-    BarrierWait& operator=(const BarrierWait&) = delete;
-    // No destructor: see LockAcquire.
+    using PrimitiveWait::PrimitiveWait;
 
     inline bool await_ready();
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h);
     inline std::size_t await_resume();
+    inline bool on_cancel(const std::string&); // leaving counts down
 
 private:
-    friend class WaitRef;
-    inline bool on_cancel(const std::string&);
-    void detach() noexcept { unlink_detached(node_); }
-
     enum class Ready : std::uint8_t { no, passed, broken };
-    Barrier& barrier_;
-    BarrierNode node_;
     Ready ready_ = Ready::no;
 };
 
@@ -165,18 +155,18 @@ private:
 // --- BarrierWait --------------------------------------------------------------------------------
 
 inline bool detail::BarrierWait::await_ready() {
-    switch (barrier_.state_) {
+    switch (primitive_.state_) {
     case Barrier::State::broken:
         ready_ = Ready::broken;
         return true;
     case Barrier::State::filling:
-        if (barrier_.count_ + 1 < barrier_.parties_) return false;
+        if (primitive_.count_ + 1 < primitive_.parties_) return false;
         // The last one needed: release the others and pass without suspending.
-        if (!barrier_.waiting_.empty()) barrier_.loop_.check_waker("aio::Barrier");
-        barrier_.enter(node_);
-        barrier_.trip(node_, false);
+        if (!primitive_.waiting_.empty()) primitive_.loop_.check_waker("aio::Barrier");
+        primitive_.enter(node_);
+        primitive_.trip(node_, false);
         node_.counted = false;
-        barrier_.leave();
+        primitive_.leave();
         ready_ = Ready::passed;
         return true;
     default:
@@ -187,17 +177,16 @@ inline bool detail::BarrierWait::await_ready() {
 template <class P>
 bool detail::BarrierWait::await_suspend(std::coroutine_handle<P> h) {
     PromiseBase& task = running_task(h);
-    barrier_.loop_.bind(task.loop_, "aio::Barrier");
+    primitive_.loop_.bind(task.loop_, "aio::Barrier");
     node_.task = &task;
     if (task.cancel_pending()) return false; // never entered: nothing to undo
-    if (barrier_.state_ == Barrier::State::filling) {
-        barrier_.enter(node_); // not the last one: await_ready checked
-        barrier_.waiting_.push_back(node_);
+    if (primitive_.state_ == Barrier::State::filling) {
+        primitive_.enter(node_); // not the last one: await_ready checked
+        primitive_.waiting_.push_back(node_);
     } else {
-        barrier_.blocked_.push_back(node_);
+        primitive_.blocked_.push_back(node_);
     }
-    task.wait_ = WaitRef::to(*this);
-    task.resume_point_ = h;
+    task.park(h, WaitRef::to(*this));
     return true;
 }
 
@@ -207,7 +196,7 @@ inline bool detail::BarrierWait::on_cancel(const std::string&) {
     node_.state = WaitState::cancelled;
     if (node_.counted) { // leave at once: the place no longer counts
         node_.counted = false;
-        barrier_.leave();
+        primitive_.leave();
     }
     return false;
 }
@@ -224,9 +213,9 @@ inline std::size_t detail::BarrierWait::await_resume() {
         throw BrokenBarrierError("the barrier was aborted while this task waited to enter it");
     }
     // Released (or reset/aborted) while inside: the state now decides, as in asyncio.
-    const bool failed = barrier_.state_ == Barrier::State::broken || barrier_.state_ == Barrier::State::resetting;
+    const bool failed = primitive_.state_ == Barrier::State::broken || primitive_.state_ == Barrier::State::resetting;
     node_.counted = false;
-    barrier_.leave();
+    primitive_.leave();
     if (task.cancel_pending()) throw_cancelled(task);
     if (failed)
         throw BrokenBarrierError("the barrier was reset or aborted while this task waited on it; the "

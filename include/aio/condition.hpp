@@ -34,28 +34,20 @@ struct ConditionNode : WaitNode {
 /// The awaitable Condition::wait() returns. One wait node, in the awaiting frame, does both
 /// halves of the wait: notify() moves it from the condition's list straight into the lock's
 /// (no extra wake-up), and the lock's release() then wakes the task holding the lock.
-class [[nodiscard]] ConditionWait {
+class [[nodiscard]] ConditionWait : public PrimitiveWait<ConditionWait, Condition, ConditionNode> {
 public:
     inline explicit ConditionWait(Condition& condition) noexcept;
-    // Movable until awaited (e.g. into aio::wait_for), never after: the node is not linked yet.
-    ConditionWait(ConditionWait&& other) noexcept : condition_(other.condition_), lock_(other.lock_) {}
-    ConditionWait(const ConditionWait&) = delete;
-    ConditionWait& operator=(const ConditionWait&) = delete;
-    // No destructor: see LockAcquire.
+    ConditionWait(ConditionWait&& other) noexcept : PrimitiveWait(std::move(other)), lock_(other.lock_) {}
 
     inline bool await_ready() const;
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h);
     inline void await_resume();
-
-private:
-    friend class WaitRef;
-    inline bool on_cancel(const std::string&);
+    inline bool on_cancel(const std::string&); // gets the lock back before raising
     inline void detach() noexcept;
 
-    Condition& condition_;
+private:
     Lock& lock_;
-    ConditionNode node_;
     bool cancelled_ = false; // cancelled while waiting; raised once the lock is held again
 };
 
@@ -192,24 +184,23 @@ private:
 // --- ConditionWait ----------------------------------------------------------------------------
 
 inline detail::ConditionWait::ConditionWait(Condition& condition) noexcept
-    : condition_(condition), lock_(*condition.lock_) {}
+    : PrimitiveWait(condition), lock_(*condition.lock_) {}
 
 inline bool detail::ConditionWait::await_ready() const {
-    condition_.check_locked("wait");
+    primitive_.check_locked("wait");
     return false;
 }
 
 template <class P>
 bool detail::ConditionWait::await_suspend(std::coroutine_handle<P> h) {
     PromiseBase& task = running_task(h);
-    condition_.loop_.bind(task.loop_, "aio::Condition");
+    primitive_.loop_.bind(task.loop_, "aio::Condition");
     lock_.loop_.bind(task.loop_, "aio::Lock");
     node_.task = &task;
     if (task.cancel_pending()) return false; // delivered by await_resume, the lock still held
     lock_.hand_over();
-    condition_.waiters_.push_back(node_);
-    task.wait_ = WaitRef::to(*this);
-    task.resume_point_ = h;
+    primitive_.waiters_.push_back(node_);
+    task.park(h, WaitRef::to(*this));
     return true;
 }
 
@@ -220,7 +211,7 @@ inline bool detail::ConditionWait::on_cancel(const std::string&) {
         return true;
     }
     // Waiting for a notification: leave, then get the lock back before raising.
-    condition_.waiters_.remove(node_);
+    primitive_.waiters_.remove(node_);
     cancelled_ = true;
     if (!lock_.locked_) {
         lock_.locked_ = true;
@@ -246,7 +237,7 @@ inline void detail::ConditionWait::await_resume() {
     if (node_.state != WaitState::woken) throw_cancelled(task);
     if (AIO_LIKELY(!cancelled_ && !task.cancel_pending())) return;
     // Cancelled, with the lock held again. A notification it consumed goes to the next waiter.
-    if (node_.notified && !condition_.waiters_.empty()) condition_.transfer(1);
+    if (node_.notified && !primitive_.waiters_.empty()) primitive_.transfer(1);
     throw_cancelled(task);
 }
 

@@ -6,7 +6,14 @@
 #define AIO_VERSION_PATCH 0
 #define AIO_VERSION (AIO_VERSION_MAJOR * 10000 + AIO_VERSION_MINOR * 100 + AIO_VERSION_PATCH)
 
-#if defined(__linux__)
+// The readiness backend: epoll on Linux, kqueue on macOS/BSD. Define one to force a backend
+// (-DAIO_POLLER_KQUEUE=1 or -DAIO_POLLER_EPOLL=1); CI compiles the kqueue backend on Linux
+// against tests/kqueue_shim.
+#if defined(AIO_POLLER_KQUEUE) && defined(AIO_POLLER_EPOLL)
+#error "define at most one of AIO_POLLER_KQUEUE and AIO_POLLER_EPOLL"
+#elif defined(AIO_POLLER_KQUEUE) || defined(AIO_POLLER_EPOLL)
+// Forced by the user: no auto-detection.
+#elif defined(__linux__)
 #define AIO_POLLER_EPOLL 1
 #elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__)
 #define AIO_POLLER_KQUEUE 1

@@ -18,31 +18,14 @@ class Event;
 namespace detail {
 
 /// The awaitable Event::wait() returns; its wait node lives in the awaiting frame.
-class [[nodiscard]] EventWait {
+class [[nodiscard]] EventWait : public PrimitiveWait<EventWait, Event> {
 public:
-    explicit EventWait(Event& event) noexcept : event_(event) {}
-    // Movable until awaited (e.g. into aio::wait_for), never after: the node is not linked yet.
-    EventWait(EventWait&& other) noexcept : event_(other.event_) {}
-    EventWait(const EventWait&) = delete;
-    EventWait& operator=(const EventWait&) = delete;
-    // No destructor: see LockAcquire.
+    using PrimitiveWait::PrimitiveWait;
 
     AIO_ALWAYS_INLINE bool await_ready() const noexcept;
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h);
-    void await_resume() {
-        if (!node_.task) return; // the flag was set
-        if (node_.state == WaitState::woken && AIO_LIKELY(!node_.task->cancel_pending())) return;
-        throw_cancelled(*node_.task);
-    }
-
-private:
-    friend class WaitRef;
-    bool on_cancel(const std::string&) noexcept { return unlink_cancelled(node_); }
-    void detach() noexcept { unlink_detached(node_); }
-
-    Event& event_;
-    WaitNode node_;
+    void await_resume() const { resume_plain(); }
 };
 
 } // namespace detail
@@ -90,11 +73,11 @@ private:
     detail::LoopBinding loop_;
 };
 
-AIO_ALWAYS_INLINE bool detail::EventWait::await_ready() const noexcept { return event_.set_; }
+AIO_ALWAYS_INLINE bool detail::EventWait::await_ready() const noexcept { return primitive_.set_; }
 
 template <class P>
 bool detail::EventWait::await_suspend(std::coroutine_handle<P> h) {
-    return suspend_in(event_.waiters_, node_, *this, event_.loop_, "aio::Event", h);
+    return park_in(primitive_.waiters_, primitive_.loop_, "aio::Event", h);
 }
 
 } // namespace aio

@@ -18,17 +18,10 @@ namespace aio {
 
 /// The awaitable wait_readable / wait_writable return. Awaiting allocates nothing and makes no
 /// epoll_ctl call once the fd is registered (the first wait on an fd registers it, for good).
-class [[nodiscard]] FdWaitAwaitable final : detail::IoOpNode {
+class [[nodiscard]] FdWaitAwaitable final : public detail::IoAwaiter {
 public:
     FdWaitAwaitable(int fd, bool writing) noexcept
         : fd_(fd), direction_(writing ? detail::IoDirection::write : detail::IoDirection::read) {}
-    // Movable until awaited (e.g. into aio::wait_for), never after.
-    FdWaitAwaitable(FdWaitAwaitable&& other) noexcept : IoOpNode(), fd_(other.fd_), direction_(other.direction_) {}
-    FdWaitAwaitable(const FdWaitAwaitable&) = delete;
-    FdWaitAwaitable& operator=(const FdWaitAwaitable&) = delete;
-    ~FdWaitAwaitable() { detail::unlink_detached(*this); }
-
-    bool await_ready() const noexcept { return false; }
 
     /// Throws std::system_error when the fd cannot be watched (EBADF: not open; EPERM: a
     /// regular file).
@@ -50,10 +43,6 @@ public:
     }
 
 private:
-    friend class detail::WaitRef;
-    bool on_cancel(const std::string&) noexcept { return detail::unlink_cancelled(*this); }
-    void detach() noexcept { detail::unlink_detached(*this); }
-
     int fd_;
     detail::IoDirection direction_;
 };

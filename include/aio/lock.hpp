@@ -24,29 +24,7 @@ class ConditionWait;
 
 /// The awaitable Lock::acquire() returns. It allocates nothing: its wait node lives in the
 /// awaiting coroutine's frame.
-class [[nodiscard]] LockAcquire {
-public:
-    explicit LockAcquire(Lock& lock) noexcept : lock_(lock) {}
-    // Movable until awaited (e.g. into aio::wait_for), never after: the node is not linked yet.
-    LockAcquire(LockAcquire&& other) noexcept : lock_(other.lock_) {}
-    LockAcquire(const LockAcquire&) = delete;
-    LockAcquire& operator=(const LockAcquire&) = delete;
-    // No destructor: the node is never linked when the awaiter goes away (a frame is only
-    // destroyed while suspended by EventLoop::close(), which detaches the wait first).
-
-    AIO_ALWAYS_INLINE bool await_ready() noexcept;
-    template <class P>
-    bool await_suspend(std::coroutine_handle<P> h);
-    AIO_ALWAYS_INLINE void await_resume();
-
-private:
-    friend class WaitRef;
-    bool on_cancel(const std::string&) noexcept { return unlink_cancelled(node_); }
-    void detach() noexcept { unlink_detached(node_); }
-
-    Lock& lock_;
-    WaitNode node_;
-};
+using LockAcquire = HandoffAcquire<Lock>;
 
 } // namespace detail
 
@@ -95,7 +73,7 @@ public:
     bool locked() const noexcept { return locked_; }
 
 private:
-    friend class detail::LockAcquire;
+    friend detail::LockAcquire;
     friend class detail::ConditionWait;
     friend class Condition;
 
@@ -106,6 +84,13 @@ private:
         loop_.check_waker("aio::Lock");
         detail::wake(waiters_.pop_front()); // stays locked: the first waiter owns it now
     }
+
+    bool try_take() noexcept {
+        if (locked_) return false;
+        locked_ = true; // free means nobody waits
+        return true;
+    }
+    static const char* wait_name() noexcept { return "aio::Lock"; }
 
     // Ownership passes to the first waiter (the lock stays locked), or the lock becomes free.
     void hand_over() {
@@ -118,27 +103,5 @@ private:
     detail::WaitList waiters_; // non-empty only while locked
     detail::LoopBinding loop_;
 };
-
-// --- LockAcquire ------------------------------------------------------------------------------
-
-AIO_ALWAYS_INLINE bool detail::LockAcquire::await_ready() noexcept {
-    if (lock_.locked_) return false;
-    lock_.locked_ = true; // free means nobody waits: take it without suspending
-    return true;
-}
-
-template <class P>
-bool detail::LockAcquire::await_suspend(std::coroutine_handle<P> h) {
-    return suspend_in(lock_.waiters_, node_, *this, lock_.loop_, "aio::Lock", h);
-}
-
-AIO_ALWAYS_INLINE void detail::LockAcquire::await_resume() {
-    if (!node_.task) return; // taken by await_ready
-    if (node_.state == WaitState::woken) {
-        if (AIO_LIKELY(!node_.task->cancel_pending())) return; // handed the lock
-        lock_.hand_over(); // cancelled before it could run: the next waiter gets the lock
-    }
-    throw_cancelled(*node_.task);
-}
 
 } // namespace aio

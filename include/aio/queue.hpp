@@ -159,30 +159,29 @@ struct QueueNode : WaitNode {
 
 /// The awaitable QueueBase::put() returns: holds the item until there is room for it.
 template <class T, class Store>
-class [[nodiscard]] QueuePut {
-public:
-    QueuePut(QueueBase<T, Store>& queue, T&& item) : queue_(queue), item_(std::move(item)) {}
-    // Movable until awaited (e.g. into aio::wait_for), never after: the node is not linked yet.
-    QueuePut(QueuePut&& other) : queue_(other.queue_), item_(std::move(other.item_)) {}
-    QueuePut(const QueuePut&) = delete;
-    QueuePut& operator=(const QueuePut&) = delete;
-    // No destructor: see LockAcquire.
+class [[nodiscard]] QueuePut : public PrimitiveWait<QueuePut<T, Store>, QueueBase<T, Store>, QueueNode> {
+    using Base = PrimitiveWait<QueuePut<T, Store>, QueueBase<T, Store>, QueueNode>;
+    using Base::node_;
+    using Base::primitive_;
 
-    AIO_ALWAYS_INLINE bool await_ready() const noexcept { return queue_.shutdown_ || !queue_.full(); }
+public:
+    QueuePut(QueueBase<T, Store>& queue, T&& item) : Base(queue), item_(std::move(item)) {}
+    QueuePut(QueuePut&& other) : Base(std::move(other)), item_(std::move(other.item_)) {}
+
+    AIO_ALWAYS_INLINE bool await_ready() const noexcept { return primitive_.shutdown_ || !primitive_.full(); }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
-        return suspend_in(queue_.putters_, node_, *this, queue_.loop_, "aio::Queue", h);
+        return this->park_in(primitive_.putters_, primitive_.loop_, "aio::Queue", h);
     }
     AIO_ALWAYS_INLINE void await_resume() {
         if (AIO_LIKELY(!node_.task)) { // room at once, or shut down (put_nowait throws)
-            queue_.put_nowait(std::move(item_));
+            primitive_.put_nowait(std::move(item_));
             return;
         }
         resume_after_wait();
     }
 
 private:
-    friend class WaitRef;
     void resume_after_wait() {
         PromiseBase& task = *node_.task;
         if (node_.state != WaitState::woken) throw_cancelled(task);
@@ -190,93 +189,66 @@ private:
             if (task.cancel_pending()) throw_cancelled(task);
             throw_queue_shut_down();
         }
-        --queue_.put_claims_; // the slot kept for us: use it, or hand it on
+        --primitive_.put_claims_; // the slot kept for us: use it, or hand it on
         if (task.cancel_pending()) {
-            queue_.wake_putter();
+            primitive_.wake_putter();
             throw_cancelled(task);
         }
-        if (queue_.shutdown_) throw_queue_shut_down();
-        queue_.push(std::move(item_));
+        if (primitive_.shutdown_) throw_queue_shut_down();
+        primitive_.push(std::move(item_));
     }
-    bool on_cancel(const std::string&) noexcept { return unlink_cancelled(node_); }
-    void detach() noexcept { unlink_detached(node_); }
 
-    QueueBase<T, Store>& queue_;
     T item_;
-    QueueNode node_;
 };
 
 /// The awaitable QueueBase::get() returns.
 template <class T, class Store>
-class [[nodiscard]] QueueGet {
-public:
-    explicit QueueGet(QueueBase<T, Store>& queue) noexcept : queue_(queue) {}
-    // Movable until awaited (e.g. into aio::wait_for), never after: the node is not linked yet.
-    QueueGet(QueueGet&& other) noexcept : queue_(other.queue_) {}
-    QueueGet(const QueueGet&) = delete;
-    QueueGet& operator=(const QueueGet&) = delete;
-    // No destructor: see LockAcquire.
+class [[nodiscard]] QueueGet : public PrimitiveWait<QueueGet<T, Store>, QueueBase<T, Store>, QueueNode> {
+    using Base = PrimitiveWait<QueueGet<T, Store>, QueueBase<T, Store>, QueueNode>;
+    using Base::node_;
+    using Base::primitive_;
 
-    AIO_ALWAYS_INLINE bool await_ready() const noexcept { return queue_.qsize() > 0 || queue_.shutdown_; }
+public:
+    using Base::Base;
+
+    AIO_ALWAYS_INLINE bool await_ready() const noexcept { return primitive_.qsize() > 0 || primitive_.shutdown_; }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
-        return suspend_in(queue_.getters_, node_, *this, queue_.loop_, "aio::Queue", h);
+        return this->park_in(primitive_.getters_, primitive_.loop_, "aio::Queue", h);
     }
     AIO_ALWAYS_INLINE T await_resume() {
-        if (AIO_LIKELY(!node_.task)) return queue_.get_nowait(); // an item at once, or shut down and empty
+        if (AIO_LIKELY(!node_.task)) return primitive_.get_nowait(); // an item at once, or shut down and empty
         PromiseBase& task = *node_.task;
         if (node_.state != WaitState::woken) throw_cancelled(task);
         if (!node_.claim) { // woken by shutdown()
             if (task.cancel_pending()) throw_cancelled(task);
             throw_queue_shut_down();
         }
-        --queue_.get_claims_; // the item kept for us: take it, or hand it on
+        --primitive_.get_claims_; // the item kept for us: take it, or hand it on
         if (task.cancel_pending()) {
-            queue_.wake_getter();
+            primitive_.wake_getter();
             throw_cancelled(task);
         }
-        if (queue_.store_.size() == 0) throw_queue_shut_down(); // shutdown(immediate = true) took it
-        return queue_.take();
+        if (primitive_.store_.size() == 0) throw_queue_shut_down(); // shutdown(immediate = true) took it
+        return primitive_.take();
     }
-
-private:
-    friend class WaitRef;
-    bool on_cancel(const std::string&) noexcept { return unlink_cancelled(node_); }
-    void detach() noexcept { unlink_detached(node_); }
-
-    QueueBase<T, Store>& queue_;
-    QueueNode node_;
 };
 
 /// The awaitable QueueBase::join() returns.
 template <class T, class Store>
-class [[nodiscard]] QueueJoin {
-public:
-    explicit QueueJoin(QueueBase<T, Store>& queue) noexcept : queue_(queue) {}
-    // Movable until awaited (e.g. into aio::wait_for), never after: the node is not linked yet.
-    QueueJoin(QueueJoin&& other) noexcept : queue_(other.queue_) {}
-    QueueJoin(const QueueJoin&) = delete;
-    QueueJoin& operator=(const QueueJoin&) = delete;
-    // No destructor: see LockAcquire.
+class [[nodiscard]] QueueJoin : public PrimitiveWait<QueueJoin<T, Store>, QueueBase<T, Store>> {
+    using Base = PrimitiveWait<QueueJoin<T, Store>, QueueBase<T, Store>>;
+    using Base::primitive_;
 
-    bool await_ready() const noexcept { return queue_.unfinished_ == 0; }
+public:
+    using Base::Base;
+
+    bool await_ready() const noexcept { return primitive_.unfinished_ == 0; }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
-        return suspend_in(queue_.joiners_, node_, *this, queue_.loop_, "aio::Queue", h);
+        return this->park_in(primitive_.joiners_, primitive_.loop_, "aio::Queue", h);
     }
-    void await_resume() {
-        if (!node_.task) return;
-        if (node_.state == WaitState::woken && AIO_LIKELY(!node_.task->cancel_pending())) return;
-        throw_cancelled(*node_.task);
-    }
-
-private:
-    friend class WaitRef;
-    bool on_cancel(const std::string&) noexcept { return unlink_cancelled(node_); }
-    void detach() noexcept { unlink_detached(node_); }
-
-    QueueBase<T, Store>& queue_;
-    WaitNode node_;
+    void await_resume() const { this->resume_plain(); }
 };
 
 /// What Queue, LifoQueue and PriorityQueue share; `Store` decides the order items come out.

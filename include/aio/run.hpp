@@ -15,6 +15,8 @@
 #include <sys/syscall.h>
 #elif defined(__APPLE__)
 #include <pthread.h>
+#elif defined(__FreeBSD__) || defined(__OpenBSD__)
+#include <pthread_np.h>
 #endif
 
 #include <aio/event_loop.hpp>
@@ -72,7 +74,7 @@ namespace detail {
 inline bool on_main_thread() noexcept {
 #if defined(__linux__)
     return ::getpid() == static_cast<pid_t>(::syscall(SYS_gettid));
-#elif defined(__APPLE__)
+#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__)
     return pthread_main_np() != 0;
 #else
     return false;

@@ -22,28 +22,7 @@ class Semaphore;
 namespace detail {
 
 /// The awaitable Semaphore::acquire() returns; its wait node lives in the awaiting frame.
-class [[nodiscard]] SemaphoreAcquire {
-public:
-    explicit SemaphoreAcquire(Semaphore& semaphore) noexcept : semaphore_(semaphore) {}
-    // Movable until awaited (e.g. into aio::wait_for), never after: the node is not linked yet.
-    SemaphoreAcquire(SemaphoreAcquire&& other) noexcept : semaphore_(other.semaphore_) {}
-    SemaphoreAcquire(const SemaphoreAcquire&) = delete;
-    SemaphoreAcquire& operator=(const SemaphoreAcquire&) = delete;
-    // No destructor: see LockAcquire.
-
-    AIO_ALWAYS_INLINE bool await_ready() noexcept;
-    template <class P>
-    bool await_suspend(std::coroutine_handle<P> h);
-    AIO_ALWAYS_INLINE void await_resume();
-
-private:
-    friend class WaitRef;
-    bool on_cancel(const std::string&) noexcept { return unlink_cancelled(node_); }
-    void detach() noexcept { unlink_detached(node_); }
-
-    Semaphore& semaphore_;
-    WaitNode node_;
-};
+using SemaphoreAcquire = HandoffAcquire<Semaphore>;
 
 } // namespace detail
 
@@ -102,7 +81,14 @@ protected:
     }
 
 private:
-    friend class detail::SemaphoreAcquire;
+    friend detail::SemaphoreAcquire;
+
+    bool try_take() noexcept {
+        if (value_ == 0) return false;
+        --value_; // a free permit means nobody waits
+        return true;
+    }
+    const char* wait_name() const noexcept { return name_; }
 
     AIO_NOINLINE void release_slow() {
         if (AIO_UNLIKELY(value_ >= bound_))
@@ -134,27 +120,5 @@ public:
     /// Throws aio::ValueError when `value` is negative.
     explicit BoundedSemaphore(std::ptrdiff_t value = 1) : Semaphore(value, 0, "aio::BoundedSemaphore") {}
 };
-
-// --- SemaphoreAcquire -------------------------------------------------------------------------
-
-AIO_ALWAYS_INLINE bool detail::SemaphoreAcquire::await_ready() noexcept {
-    if (semaphore_.value_ == 0) return false;
-    --semaphore_.value_; // a free permit means nobody waits: take it without suspending
-    return true;
-}
-
-template <class P>
-bool detail::SemaphoreAcquire::await_suspend(std::coroutine_handle<P> h) {
-    return suspend_in(semaphore_.waiters_, node_, *this, semaphore_.loop_, semaphore_.name_, h);
-}
-
-AIO_ALWAYS_INLINE void detail::SemaphoreAcquire::await_resume() {
-    if (!node_.task) return; // taken by await_ready
-    if (node_.state == WaitState::woken) {
-        if (AIO_LIKELY(!node_.task->cancel_pending())) return; // handed a permit
-        semaphore_.hand_over(); // cancelled before it ran: pass the permit on
-    }
-    throw_cancelled(*node_.task);
-}
 
 } // namespace aio

@@ -28,6 +28,7 @@ public:
         epoll_event ev{};
         ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
         ev.data.u64 = token;
+        ++control_calls_;
         if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) == 0) return;
         int err = errno;
         // Still registered under an older token: the fd number was closed behind the driver's
@@ -42,6 +43,7 @@ public:
 
     void remove(int fd) noexcept {
         epoll_event ev{};
+        ++control_calls_;
         ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, &ev); // EBADF/ENOENT: already gone, nothing to do
     }
 
@@ -63,9 +65,12 @@ public:
         return n;
     }
     const PollEvent* events() const noexcept { return ready_; }
+    /// How many registration changes (epoll_ctl calls) this poller made: tests count them.
+    std::uint64_t control_calls() const noexcept { return control_calls_; }
 
 private:
     static constexpr int max_events = 256;
+    std::uint64_t control_calls_ = 0;
     int epfd_;
     epoll_event events_[max_events];
     PollEvent ready_[max_events];

@@ -94,6 +94,24 @@ struct IoOpNode : WaitNode {
     bool completed = false;
 };
 
+/// The base of the awaitables that wait on the I/O driver (operations, wait_readable): an
+/// IoOpNode that unlinks itself when cancelled, detached or destroyed. Movable until awaited
+/// (e.g. into aio::wait_for), never after.
+class IoAwaiter : protected IoOpNode {
+public:
+    IoAwaiter() noexcept = default;
+    IoAwaiter(IoAwaiter&&) noexcept : IoOpNode() {}
+    IoAwaiter(const IoAwaiter&) = delete;
+    IoAwaiter& operator=(const IoAwaiter&) = delete;
+    ~IoAwaiter() { unlink_detached(*this); }
+
+    bool await_ready() const noexcept { return false; }
+
+    // The WaitRef operations (promise_base.hpp).
+    bool on_cancel(const std::string&) noexcept { return unlink_cancelled(*this); }
+    void detach() noexcept { unlink_detached(*this); }
+};
+
 /// The driver's state for one fd (Tokio's ScheduledIo, libuv's uv__io_t).
 struct IoRegistration {
     int fd = -1;
@@ -302,6 +320,10 @@ public:
         reg.ready &= static_cast<std::uint8_t>(~readiness_bit(direction));
         reg.handed &= static_cast<std::uint8_t>(~readiness_bit(direction));
     }
+
+    /// Registration changes made with the kernel so far (epoll_ctl / kevent changes): tests
+    /// check that waits make none.
+    std::uint64_t control_calls() const noexcept { return poller_.control_calls(); }
 
     /// Registrations currently live (for tests and diagnostics).
     std::size_t registered_count() const noexcept {

@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <span>
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -32,20 +33,37 @@
 
 namespace aio::detail::io {
 
+#if defined(MSG_NOSIGNAL)
+inline constexpr int no_sigpipe = MSG_NOSIGNAL;
+#else
+inline constexpr int no_sigpipe = 0; // macOS: the socket layer sets SO_NOSIGPIPE instead
+#endif
+
+/// accept(2) whose new fd is non-blocking and close-on-exec (accept4 where it exists).
+inline int accept_nonblocking(int fd, sockaddr* address, socklen_t* length) noexcept {
+#if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
+    return ::accept4(fd, address, length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
+    const int conn = ::accept(fd, address, length);
+    if (conn >= 0) {
+        ::fcntl(conn, F_SETFL, ::fcntl(conn, F_GETFL) | O_NONBLOCK);
+        ::fcntl(conn, F_SETFD, FD_CLOEXEC);
+    }
+    return conn;
+#endif
+}
+
 /// The awaitable every operation is: `Syscall` is `ssize_t(int fd)` returning -1 with errno on
 /// failure. Movable until awaited (e.g. into aio::wait_for), never after.
 template <class Syscall>
-class [[nodiscard]] Operation final : IoOpNode {
+class [[nodiscard]] Operation final : public IoAwaiter {
 public:
-    Operation(int fd, IoDirection direction, const char* name, Syscall call) noexcept
-        : fd_(fd), direction_(direction), name_(name), call_(call) {}
-    Operation(Operation&& other) noexcept
-        : IoOpNode(), fd_(other.fd_), direction_(other.direction_), name_(other.name_), call_(other.call_) {}
-    Operation(const Operation&) = delete;
-    Operation& operator=(const Operation&) = delete;
-    ~Operation() { unlink_detached(*this); }
-
-    bool await_ready() const noexcept { return false; }
+    /// `size`: the bytes asked for. On a byte stream (pipe, TCP, Unix stream) a transfer
+    /// shorter than that means the kernel buffer ran dry (or full), so the readiness bit is
+    /// cleared without another syscall to see EAGAIN (Tokio does the same); pass 0 where a
+    /// short transfer means nothing (datagrams, accept).
+    Operation(int fd, IoDirection direction, const char* name, std::size_t size, Syscall call) noexcept
+        : fd_(fd), direction_(direction), name_(name), size_(size), call_(call) {}
 
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
@@ -64,16 +82,13 @@ public:
     }
 
 private:
-    friend class detail::WaitRef;
-    bool on_cancel(const std::string&) noexcept { return unlink_cancelled(*this); }
-    void detach() noexcept { unlink_detached(*this); }
-
     static bool perform_once(IoOpNode& node, IoRegistration& reg) noexcept {
         auto& self = static_cast<Operation&>(node);
         for (;;) {
             const ssize_t n = self.call_(reg.fd);
             if (n >= 0) {
                 self.result = n;
+                if (static_cast<std::size_t>(n) < self.size_) IoDriver::clear_ready(reg, self.direction_);
                 return true;
             }
             if (errno == EINTR) continue;
@@ -89,62 +104,58 @@ private:
     int fd_;
     IoDirection direction_;
     const char* name_;
+    std::size_t size_;
     Syscall call_;
 };
 
 template <class Syscall>
-Operation<Syscall> make_operation(int fd, IoDirection direction, const char* name, Syscall call) noexcept {
-    return Operation<Syscall>(fd, direction, name, call);
+Operation<Syscall> make_operation(int fd, IoDirection direction, const char* name, std::size_t size,
+                                  Syscall call) noexcept {
+    return Operation<Syscall>(fd, direction, name, size, call);
 }
 
+/// recv on a stream socket (a short read clears readiness; use recvfrom for datagrams).
 inline auto recv(int fd, std::span<std::byte> buffer, int flags = 0) noexcept {
-    return make_operation(fd, IoDirection::read, "recv", [buffer, flags](int s) noexcept {
+    return make_operation(fd, IoDirection::read, "recv", buffer.size(), [buffer, flags](int s) noexcept {
         return ::recv(s, buffer.data(), buffer.size(), flags);
     });
 }
 
 inline auto send(int fd, std::span<const std::byte> bytes, int flags = 0) noexcept {
-    return make_operation(fd, IoDirection::write, "send", [bytes, flags](int s) noexcept {
-        return ::send(s, bytes.data(), bytes.size(), flags | MSG_NOSIGNAL);
+    return make_operation(fd, IoDirection::write, "send", bytes.size(), [bytes, flags](int s) noexcept {
+        return ::send(s, bytes.data(), bytes.size(), flags | no_sigpipe);
     });
 }
 
 inline auto sendmsg(int fd, const msghdr* message, int flags = 0) noexcept {
-    return make_operation(fd, IoDirection::write, "sendmsg", [message, flags](int s) noexcept {
-        return ::sendmsg(s, message, flags | MSG_NOSIGNAL);
+    return make_operation(fd, IoDirection::write, "sendmsg", 0, [message, flags](int s) noexcept {
+        return ::sendmsg(s, message, flags | no_sigpipe);
     });
 }
 
 /// The accepted fd is non-blocking and close-on-exec.
 inline auto accept(int fd, sockaddr* address = nullptr, socklen_t* length = nullptr) noexcept {
-    return make_operation(fd, IoDirection::read, "accept", [address, length](int s) noexcept {
-        return static_cast<ssize_t>(::accept4(s, address, length, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    return make_operation(fd, IoDirection::read, "accept", 0, [address, length](int s) noexcept {
+        return static_cast<ssize_t>(accept_nonblocking(s, address, length));
     });
 }
 
 inline auto read(int fd, std::span<std::byte> buffer) noexcept {
-    return make_operation(fd, IoDirection::read, "read",
+    return make_operation(fd, IoDirection::read, "read", buffer.size(),
                           [buffer](int f) noexcept { return ::read(f, buffer.data(), buffer.size()); });
 }
 
 inline auto write(int fd, std::span<const std::byte> bytes) noexcept {
-    return make_operation(fd, IoDirection::write, "write",
+    return make_operation(fd, IoDirection::write, "write", bytes.size(),
                           [bytes](int f) noexcept { return ::write(f, bytes.data(), bytes.size()); });
 }
 
 /// connect(2) on a non-blocking socket: EINPROGRESS waits until the socket is writable, then
 /// reads the outcome with SO_ERROR. Throws std::system_error with the connect error.
-class [[nodiscard]] ConnectOperation final : IoOpNode {
+class [[nodiscard]] ConnectOperation final : public IoAwaiter {
 public:
     ConnectOperation(int fd, const sockaddr* address, socklen_t length) noexcept
         : fd_(fd), address_(address), length_(length) {}
-    ConnectOperation(ConnectOperation&& other) noexcept
-        : IoOpNode(), fd_(other.fd_), address_(other.address_), length_(other.length_) {}
-    ConnectOperation(const ConnectOperation&) = delete;
-    ConnectOperation& operator=(const ConnectOperation&) = delete;
-    ~ConnectOperation() { unlink_detached(*this); }
-
-    bool await_ready() const noexcept { return false; }
 
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
@@ -175,10 +186,6 @@ public:
     }
 
 private:
-    friend class detail::WaitRef;
-    bool on_cancel(const std::string&) noexcept { return unlink_cancelled(*this); }
-    void detach() noexcept { unlink_detached(*this); }
-
     static bool check_outcome(IoOpNode& node, IoRegistration& reg) noexcept {
         int so_error = 0;
         socklen_t len = sizeof so_error;

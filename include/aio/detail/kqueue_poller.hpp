@@ -32,6 +32,7 @@ public:
         void* udata = reinterpret_cast<void*>(static_cast<std::uintptr_t>(token));
         EV_SET(&changes[0], fd, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, udata);
         EV_SET(&changes[1], fd, EVFILT_WRITE, EV_ADD | EV_CLEAR, 0, 0, udata);
+        ++control_calls_;
         if (::kevent(kq_, changes, 2, nullptr, 0, nullptr) != 0) {
             const int err = errno;
             throw std::system_error(err, std::system_category(), "cannot watch fd " + std::to_string(fd) + " (is it open?)");
@@ -42,6 +43,7 @@ public:
         struct kevent changes[2];
         EV_SET(&changes[0], fd, EVFILT_READ, EV_DELETE, 0, 0, nullptr);
         EV_SET(&changes[1], fd, EVFILT_WRITE, EV_DELETE, 0, 0, nullptr);
+        ++control_calls_;
         for (auto& change : changes) ::kevent(kq_, &change, 1, nullptr, 0, nullptr);
     }
 
@@ -63,9 +65,12 @@ public:
         return n;
     }
     const PollEvent* events() const noexcept { return ready_; }
+    /// How many registration changes (kevent calls) this poller made: tests count them.
+    std::uint64_t control_calls() const noexcept { return control_calls_; }
 
 private:
     static constexpr int max_events = 256;
+    std::uint64_t control_calls_ = 0;
     int kq_;
     struct kevent events_[max_events];
     PollEvent ready_[max_events];

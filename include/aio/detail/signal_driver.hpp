@@ -29,6 +29,7 @@
 #include <aio/detail/callback.hpp>
 #include <aio/detail/io_driver.hpp>
 #include <aio/detail/loop_core.hpp>
+#include <aio/detail/pipe.hpp>
 #include <aio/errors.hpp>
 
 namespace aio::detail {
@@ -227,7 +228,7 @@ private:
     void start() {
         if (slot_ >= 0) return;
         int fds[2];
-        if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) throw std::system_error(errno, std::system_category(), "pipe2");
+        open_nonblocking_pipe(fds); // the handler's write never blocks; no child inherits it
         read_fd_ = fds[0];
         write_fd_ = fds[1];
         try {

@@ -21,9 +21,7 @@ public:
     template <class Frame>
     void add_pending(Frame& task) noexcept {
         task.id_ = ++counter_;
-        task.next_task_ = pending_;
-        if (pending_) as<Frame>(pending_)->prev_task_ = &task;
-        pending_ = &task;
+        push_front(pending_, task);
     }
 
     /// A task finished: it moves to the finished list, where it stays while handles keep its
@@ -31,9 +29,7 @@ public:
     template <class Frame>
     void move_to_finished(Frame& task) noexcept {
         unlink(pending_, task);
-        task.next_task_ = finished_;
-        if (finished_) as<Frame>(finished_)->prev_task_ = &task;
-        finished_ = &task;
+        push_front(finished_, task);
     }
 
     /// A finished task's frame is being destroyed.
@@ -61,6 +57,12 @@ private:
     template <class Frame>
     static Frame* as(PromiseBase* frame) noexcept {
         return static_cast<Frame*>(frame);
+    }
+    template <class Frame>
+    static void push_front(PromiseBase*& list, Frame& task) noexcept {
+        task.next_task_ = list;
+        if (list) as<Frame>(list)->prev_task_ = &task;
+        list = &task;
     }
     template <class Frame>
     static void unlink(PromiseBase*& list, Frame& task) noexcept {

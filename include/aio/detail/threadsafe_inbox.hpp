@@ -14,12 +14,13 @@
 
 #include <fcntl.h>
 #include <unistd.h>
-#if AIO_POLLER_EPOLL
-#include <sys/eventfd.h>
-#endif
 
 #include <aio/config.hpp>
 #include <aio/detail/callback.hpp>
+#include <aio/detail/pipe.hpp>
+#if AIO_POLLER_EPOLL
+#include <sys/eventfd.h>
+#endif
 
 namespace aio::detail {
 
@@ -31,11 +32,7 @@ public:
         if (read_fd_ < 0) throw std::system_error(errno, std::system_category(), "eventfd");
 #else
         int fds[2];
-        if (::pipe(fds) != 0) throw std::system_error(errno, std::system_category(), "pipe");
-        for (int fd : fds) {
-            ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-            ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-        }
+        open_nonblocking_pipe(fds);
         read_fd_ = fds[0];
         write_fd_ = fds[1];
 #endif

@@ -189,6 +189,75 @@ bool suspend_in(WaitList& list, WaitNode& node, Awaiter& awaiter, LoopBinding& b
     return true;
 }
 
+/// The base of every awaiter that parks its task in a primitive's WaitList (Lock, Semaphore,
+/// Event, Condition, Barrier, Queue put / get / join): the wait node in the awaiting frame, the
+/// suspend step (suspend_in), and the cancel / detach steps of a wait that hands nothing over.
+/// A derived awaiter writes await_ready (its fast path) and await_resume (what the wake-up
+/// handed over), and overrides on_cancel only when a cancelled wait must give something back.
+template <class Derived, class Primitive, class Node = WaitNode>
+class PrimitiveWait {
+public:
+    explicit PrimitiveWait(Primitive& primitive) noexcept : primitive_(primitive) {}
+    // Movable until awaited (e.g. into aio::wait_for), never after: the node is not linked yet.
+    PrimitiveWait(PrimitiveWait&& other) noexcept : primitive_(other.primitive_) {}
+    PrimitiveWait(const PrimitiveWait&) = delete;
+    PrimitiveWait& operator=(const PrimitiveWait&) = delete;
+    // No destructor: the node is never linked when the awaiter goes away (a frame is only
+    // destroyed while suspended by EventLoop::close(), which detaches the wait first).
+
+    // The WaitRef operations (promise_base.hpp).
+    bool on_cancel(const std::string&) noexcept { return unlink_cancelled(node_); }
+    void detach() noexcept { unlink_detached(node_); }
+
+protected:
+    /// await_suspend: park the task at the back of `list` (after binding `binding` to its loop;
+    /// a pending cancellation is delivered without waiting).
+    template <class P>
+    bool park_in(WaitList& list, LoopBinding& binding, const char* what, std::coroutine_handle<P> h) {
+        return suspend_in(list, node_, static_cast<Derived&>(*this), binding, what, h);
+    }
+    /// await_resume of a wait that hands nothing over: returns when it completed at once or
+    /// was woken; throws CancelledError when it was cancelled, even after the wake-up.
+    void resume_plain() const {
+        if (!node_.task) return;
+        if (node_.state == WaitState::woken && AIO_LIKELY(!node_.task->cancel_pending())) return;
+        throw_cancelled(*node_.task);
+    }
+
+    Primitive& primitive_;
+    Node node_;
+};
+
+/// The acquire awaiter of a primitive that hands what release() frees straight to the task
+/// that has waited longest (Lock, Semaphore): FIFO-fair, and cancel-safe both ways — a task
+/// cancelled while waiting owns nothing, and one cancelled after it was handed the lock or
+/// permit but before it ran passes it on (CPython's bpo-32734). The primitive provides
+/// try_take() (the fast path), hand_over(), wait_name(), and its waiters_ and loop_.
+template <class Primitive>
+class [[nodiscard]] HandoffAcquire : public PrimitiveWait<HandoffAcquire<Primitive>, Primitive> {
+    using Base = PrimitiveWait<HandoffAcquire<Primitive>, Primitive>;
+    using Base::node_;
+    using Base::primitive_;
+
+public:
+    using Base::Base;
+
+    /// Takes it at once, without suspending, when it is free (then nobody waits).
+    AIO_ALWAYS_INLINE bool await_ready() noexcept { return primitive_.try_take(); }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        return this->park_in(primitive_.waiters_, primitive_.loop_, primitive_.wait_name(), h);
+    }
+    AIO_ALWAYS_INLINE void await_resume() {
+        if (!node_.task) return; // taken by await_ready
+        if (node_.state == WaitState::woken) {
+            if (AIO_LIKELY(!node_.task->cancel_pending())) return; // handed over
+            primitive_.hand_over(); // cancelled before it could run: the next waiter gets it
+        }
+        throw_cancelled(*node_.task);
+    }
+};
+
 /// What `co_await x.scoped()` returns: releases `x` when it goes out of scope (or, after a
 /// move, when the guard it was moved into does).
 template <class Primitive>
