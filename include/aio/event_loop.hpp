@@ -34,7 +34,7 @@
 #include <aio/detail/ready_queue.hpp>
 #include <aio/detail/signal_driver.hpp>
 #include <aio/errors.hpp>
-#include <aio/executor.hpp>
+#include <aio/executor_base.hpp>
 #include <aio/handle.hpp>
 #include <aio/loop_options.hpp>
 
@@ -464,7 +464,6 @@ private:
         tasks_.report_failures = false;
     }
 
-    inline Executor& default_executor();
     inline void close_tasks() noexcept;
 
     std::size_t steps_since_poll_ = 0;
@@ -481,7 +480,6 @@ struct LoopAccess {
     static LoopCore& core(EventLoop& loop) noexcept { return loop; }
     static IoDriver& io(EventLoop& loop) noexcept { return loop.io_driver_; }
     static SignalDriver& signals(EventLoop& loop) noexcept { return loop.signal_driver_; }
-    static Executor& default_executor(EventLoop& loop) { return loop.default_executor(); }
     static void run_while_tasks_pending(EventLoop& loop) { loop.run_while_tasks_pending(); }
     static void check_usable(EventLoop& loop, const char* what) { loop.check_usable(what); }
 };
@@ -489,11 +487,6 @@ struct LoopAccess {
 } // namespace detail
 
 // --- EventLoop members ----------------------------------------------------------------------
-
-inline Executor& EventLoop::default_executor() {
-    if (!default_executor_) default_executor_ = std::make_shared<ThreadPool>();
-    return *default_executor_;
-}
 
 // Pending tasks are reported and marked finished, finished ones that nobody retrieved are
 // reported, and every frame is cut loose from the loop; frames go last, since their

@@ -1,7 +1,8 @@
-// aio::Executor and aio::ThreadPool — where blocking work runs (asyncio's executors).
+// aio::ThreadPool — where blocking work runs by default (asyncio's ThreadPoolExecutor), and
+// aio::Executor, the interface any pool implements (executor_base.hpp).
 #pragma once
 
-#include <algorithm>
+#include <aio/detail/algorithm.hpp>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -11,19 +12,9 @@
 #include <vector>
 
 #include <aio/errors.hpp>
+#include <aio/executor_base.hpp>
 
 namespace aio {
-
-/// Runs submitted work somewhere other than the loop's thread (concurrent.futures.Executor).
-/// Implement `submit` to plug your own pool into `run_in_executor`.
-class Executor {
-public:
-    virtual ~Executor() = default;
-    /// Queues `work`; throws aio::RuntimeError once the executor is shut down.
-    virtual void submit(std::function<void()> work) = 0;
-    /// Stops accepting work; with `wait`, returns once all queued work has run.
-    virtual void shutdown(bool wait = true) = 0;
-};
 
 /// A fixed pool of worker threads (concurrent.futures.ThreadPoolExecutor).
 class ThreadPool final : public Executor {

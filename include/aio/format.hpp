@@ -5,7 +5,7 @@
 //                                <Task cancelled name='Task-1'>
 #pragma once
 
-#include <algorithm>
+#include <aio/detail/algorithm.hpp>
 #include <string>
 #include <string_view>
 #include <type_traits>

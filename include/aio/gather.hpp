@@ -68,7 +68,10 @@ void check_not_repeated(const std::vector<TaskRef>& tasks, const TaskRef& task) 
 }
 
 /// Waits as gather does; rethrows the first failure unless `return_exceptions`.
-inline Task<> gather_wait(std::vector<TaskRef> tasks, bool return_exceptions) {
+// A template only so that a translation unit that never calls it does not compile it: g++
+// emits the body of every inline coroutine that is not a template, used or not.
+template <class = void>
+Task<> gather_wait(std::vector<TaskRef> tasks, bool return_exceptions) {
     for (const TaskRef& t : tasks) mark_retrieved(t);
     TaskSet set(std::move(tasks));
     co_await set.wait(gather_spec(return_exceptions));

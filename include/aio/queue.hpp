@@ -8,7 +8,7 @@
 //   co_await queue.join();                      // until every item put was task_done()
 #pragma once
 
-#include <algorithm>
+#include <aio/detail/algorithm.hpp>
 #include <coroutine>
 #include <cstddef>
 #include <aio/detail/function.hpp>

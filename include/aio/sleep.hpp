@@ -2,6 +2,7 @@
 #pragma once
 
 #include <aio/detail/chrono.hpp>
+#include <concepts>
 #include <coroutine>
 
 #include <aio/detail/promise_base.hpp>
@@ -47,12 +48,24 @@ public:
     AIO_ALWAYS_INLINE void await_resume() { task_->throw_if_cancelled(); }
 
     /// For APIs that take a Task: a coroutine that awaits this sleep.
-    operator Task<>() && { return sleep_task(delay_); }
-    Task<> as_task() && { return sleep_task(delay_); }
+    template <class T>
+        requires std::is_void_v<T>
+    operator Task<T>() && {
+        return sleep_task(delay_);
+    }
+    template <class = void>
+    Task<> as_task() && {
+        return sleep_task(delay_);
+    }
 
 private:
     friend class detail::WaitRef;
-    static Task<> sleep_task(Clock::duration delay) { co_await SleepAwaitable(delay); }
+    // A template so that only a unit that calls it compiles it (g++ emits every non-template
+    // inline coroutine).
+    template <class = void>
+    static Task<> sleep_task(Clock::duration delay) {
+        co_await SleepAwaitable(delay);
+    }
 
     // Out of line so the yield path above stays small enough to inline.
     [[gnu::noinline]] void arm_timer() {
@@ -91,11 +104,15 @@ inline SleepAwaitable sleep(Clock::duration delay) noexcept { return SleepAwaita
 
 // SPEC §3 gives sleep() the type Task<>; where a Task is needed, a sleep becomes one.
 /// `aio::create_task(aio::sleep(d))` on the running loop.
-inline ScheduledTask<void> create_task(SleepAwaitable&& sleep, std::string name = {}) {
+template <std::same_as<SleepAwaitable> Sleep> // a template: only compiled where used (see sleep_task)
+ScheduledTask<void> create_task(Sleep&& sleep, std::string name = {}) {
     return get_running_loop().create_task(std::move(sleep), std::move(name));
 }
 
 /// `aio::run(aio::sleep(d))`.
-inline void run(SleepAwaitable&& sleep, RunOptions options = {}) { run(Task<void>(std::move(sleep)), options); }
+template <std::same_as<SleepAwaitable> Sleep> // a template: only compiled where used (see sleep_task)
+void run(Sleep&& sleep, RunOptions options = {}) {
+    run(std::move(sleep).as_task(), options);
+}
 
 } // namespace aio

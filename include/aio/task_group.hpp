@@ -121,7 +121,10 @@ public:
     /// aio::ExceptionGroup if any child failed, CancelledError if the joining task was
     /// cancelled (the children are cancelled and awaited first). A Task, so it composes:
     /// `co_await aio::wait_for(tg.join(), 5s)`.
-    Task<> join() { return finish(nullptr); }
+    template <class = void> // a template: only compiled where used (see finish)
+    Task<> join() {
+        return finish(nullptr);
+    }
 
     /// Children still running.
     std::size_t size() const noexcept { return running_; }
@@ -217,6 +220,9 @@ private:
     // Waits for every child, then throws what asyncio's TaskGroup.__aexit__ would: an
     // ExceptionGroup of the children's errors (and `body_error`, unless it is a cancellation),
     // else the cancellation of the joining task, if any. join() is finish(nullptr).
+    // A template so that only a unit that joins a group compiles it (g++ emits every
+    // non-template inline coroutine).
+    template <class = void>
     Task<> finish(std::exception_ptr body_error) {
         detail::PromiseBase& parent = *detail::tls_running_core->current_task();
         bool body_cancelled = false;

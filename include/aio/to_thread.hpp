@@ -137,7 +137,8 @@ template <class F, class... Args>
 auto EventLoop::run_in_executor(Executor* executor, F&& fn, Args&&... args) {
     using R = std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&...>;
     check_usable("run_in_executor");
-    Executor& target = executor ? *executor : default_executor();
+    if (!executor && !default_executor_) default_executor_ = std::make_shared<ThreadPool>(); // on first use
+    Executor& target = executor ? *executor : *default_executor_;
     auto call = std::make_shared<detail::ExecutorCall<R>>(inbox_);
     call->loop = core();
     struct Bound {

@@ -3,7 +3,7 @@
 
 #include <aio/detail/chrono.hpp>
 #include <optional>
-#include <algorithm>
+#include <aio/detail/algorithm.hpp>
 #include <utility>
 #include <vector>
 
@@ -40,7 +40,8 @@ std::vector<Task<T>> unique_tasks(std::vector<Task<T>> tasks) {
         frame_of(tasks[i].frame_pointer(), "aio::wait()"); // an empty Task throws here
         sorted.emplace_back(tasks[i].frame_pointer(), i);
     }
-    std::sort(sorted.begin(), sorted.end());
+    std::make_heap(sorted.begin(), sorted.end()); // a heap sort: <bits/stl_heap.h> is light
+    std::sort_heap(sorted.begin(), sorted.end());
     std::vector<char> repeat(tasks.size(), 0);
     for (std::size_t i = 1; i < sorted.size(); ++i)
         if (sorted[i].first == sorted[i - 1].first) repeat[sorted[i].second] = true;

@@ -51,6 +51,7 @@
 #pragma once
 
 #include <cerrno>
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -126,6 +127,7 @@ struct IoRegistration {
     void (*on_readable)(void* client) = nullptr;
     void* client = nullptr;
     IoRegistration* next_free = nullptr;
+    IoRegistration* next_allocated = nullptr; // every registration the driver made
 
     std::uint64_t token() const noexcept {
         return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(this)) |
@@ -153,12 +155,27 @@ inline bool poll_now(int fd, IoDirection direction) noexcept {
     return n > 0 && p.revents != 0;
 }
 
+/// A write(2) to a pipe whose reader is gone raises SIGPIPE, which kills a program by default,
+/// and no flag turns that off per call (MSG_NOSIGNAL is for sockets only). So, as CPython and
+/// Rust programs do at start, each driver sets SIGPIPE to ignored when it is still at its
+/// default disposition; such a write then fails with EPIPE. A handler the program installed is
+/// left alone. (Children started by aio must get the default back before exec.)
+inline void ignore_default_sigpipe() noexcept {
+    struct sigaction current {};
+    if (::sigaction(SIGPIPE, nullptr, &current) == 0 && !(current.sa_flags & SA_SIGINFO) &&
+        current.sa_handler == SIG_DFL)
+        ::signal(SIGPIPE, SIG_IGN);
+}
+
 class IoDriver {
 public:
-    explicit IoDriver(LoopCore& loop) : loop_(loop) {}
+    explicit IoDriver(LoopCore& loop) : loop_(loop) { ignore_default_sigpipe(); }
     IoDriver(const IoDriver&) = delete;
     IoDriver& operator=(const IoDriver&) = delete;
-    ~IoDriver() { shutdown(); }
+    ~IoDriver() {
+        shutdown();
+        while (allocated_) delete std::exchange(allocated_, allocated_->next_allocated);
+    }
 
     /// The fd's registration, registering it with the kernel on first use. Throws
     /// std::system_error for an fd that cannot be watched (EBADF; EPERM for a regular file).
@@ -340,15 +357,16 @@ private:
             // EBADF, not a gigabyte table.
             if (::fcntl(fd, F_GETFD) == -1)
                 throw std::system_error(errno, std::system_category(), "cannot watch fd " + std::to_string(fd));
-            by_fd_.resize(static_cast<std::size_t>(fd) + 1, nullptr);
+            by_fd_.resize(static_cast<std::size_t>(fd) + 1);
         }
         IoRegistration* reg = free_;
         if (reg) {
             free_ = reg->next_free;
             reg->next_free = nullptr;
         } else {
-            storage_.push_back(std::make_unique<IoRegistration>());
-            reg = storage_.back().get();
+            reg = new IoRegistration();
+            reg->next_allocated = allocated_;
+            allocated_ = reg;
             if (reinterpret_cast<std::uintptr_t>(reg) >> IoRegistration::token_generation_shift)
                 throw std::system_error(ENOMEM, std::system_category(), "aio: registration address too wide for a token");
         }
@@ -435,8 +453,8 @@ private:
     LoopCore& loop_;
     Poller poller_;
     std::vector<IoRegistration*> by_fd_;
-    std::vector<std::unique_ptr<IoRegistration>> storage_;
-    IoRegistration* free_ = nullptr;
+    IoRegistration* allocated_ = nullptr; // all of them, linked through next_allocated
+    IoRegistration* free_ = nullptr;       // retired ones, for reuse
 };
 
 /// A level-triggered fd callback (add_reader / add_writer): runs the user's function, then

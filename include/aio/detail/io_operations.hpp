@@ -88,7 +88,8 @@ private:
             const ssize_t n = self.call_(reg.fd);
             if (n >= 0) {
                 self.result = n;
-                if (static_cast<std::size_t>(n) < self.size_) IoDriver::clear_ready(reg, self.direction_);
+                // Not at EOF (n == 0): end of file stays readable, and no new edge would say so.
+                if (n > 0 && static_cast<std::size_t>(n) < self.size_) IoDriver::clear_ready(reg, self.direction_);
                 return true;
             }
             if (errno == EINTR) continue;

@@ -4,7 +4,7 @@
 // iteration itself has no test-clock branches.
 #pragma once
 
-#include <algorithm>
+#include <aio/detail/algorithm.hpp>
 #include <aio/detail/chrono.hpp>
 #include <cstddef>
 #include <cstdint>

@@ -5,7 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <algorithm>
+#include <aio/detail/algorithm.hpp>
 #include <memory>
 #include <utility>
 

@@ -21,7 +21,6 @@
 #include <string>
 #include <system_error>
 #include <utility>
-#include <vector>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -179,36 +178,37 @@ public:
         CallbackRef owned(node);
         start();
         SignalTable::instance().watch(slot_, signo);
-        watchers_.push_back({++last_id_, signo, owned.release_ownership()});
+        // Appended, so watchers of one signal run in the order they were added.
+        Watcher** tail = &watchers_;
+        while (*tail) tail = &(*tail)->next;
+        *tail = new Watcher{++last_id_, signo, owned.release_ownership(), nullptr};
         return last_id_;
     }
 
     /// Stops a watch; the OS disposition is restored when no loop watches the signal any
     /// more. False if `id` is unknown.
     bool unwatch(std::uint64_t id) noexcept {
-        for (std::size_t i = 0; i < watchers_.size(); ++i) {
-            if (watchers_[i].id != id) continue;
-            const int signo = watchers_[i].signo;
-            watchers_[i].node->cancelled = true;
-            watchers_[i].node->release();
-            watchers_.erase(watchers_.begin() + static_cast<std::ptrdiff_t>(i));
-            bool still_watched = false;
-            for (const Watcher& w : watchers_) still_watched |= w.signo == signo;
-            if (!still_watched) SignalTable::instance().unwatch(slot_, signo);
+        for (Watcher** link = &watchers_; *link; link = &(*link)->next) {
+            if ((*link)->id != id) continue;
+            Watcher* gone = std::exchange(*link, (*link)->next);
+            gone->node->cancelled = true;
+            gone->node->release();
+            if (!watching(gone->signo)) SignalTable::instance().unwatch(slot_, gone->signo);
+            delete gone;
             return true;
         }
         return false;
     }
 
     bool watching(int signo) const noexcept {
-        for (const Watcher& w : watchers_)
-            if (w.signo == signo) return true;
+        for (const Watcher* w = watchers_; w; w = w->next)
+            if (w->signo == signo) return true;
         return false;
     }
 
     /// Loop close: stops every watch and closes the pipe.
     void shutdown() noexcept {
-        while (!watchers_.empty()) unwatch(watchers_.back().id);
+        while (watchers_) unwatch(watchers_->id);
         if (slot_ >= 0) SignalTable::instance().release_slot(std::exchange(slot_, -1));
         if (read_fd_ >= 0) {
             loop_.io().close(std::exchange(read_fd_, -1));
@@ -221,6 +221,7 @@ private:
         std::uint64_t id;
         int signo;
         CallbackNode* node;
+        Watcher* next;
     };
 
     // The pipe and the slot are made on first use: a loop that never watches a signal costs
@@ -249,10 +250,10 @@ private:
         }
         const std::uint64_t arrived = SignalTable::instance().take_pending(slot_);
         if (!arrived) return;
-        for (const Watcher& w : watchers_) {
-            if (!(arrived & SignalTable::bit(w.signo))) continue;
-            w.node->add_ref();
-            loop_.push_ready({ReadyItem::callback, w.node});
+        for (const Watcher* w = watchers_; w; w = w->next) {
+            if (!(arrived & SignalTable::bit(w->signo))) continue;
+            w->node->add_ref();
+            loop_.push_ready({ReadyItem::callback, w->node});
         }
     }
 
@@ -261,7 +262,7 @@ private:
     int read_fd_ = -1;
     int write_fd_ = -1;
     std::uint64_t last_id_ = 0;
-    std::vector<Watcher> watchers_;
+    Watcher* watchers_ = nullptr; // in the order they were added
 };
 
 } // namespace aio::detail

@@ -13,7 +13,7 @@
 // are recycled, so scheduling allocates only when the structures grow.
 #pragma once
 
-#include <algorithm>
+#include <aio/detail/algorithm.hpp>
 #include <cstdint>
 #include <vector>
 
@@ -106,8 +106,8 @@ public:
         auto drop_live = [&](const Entry& e) {
             if (slots_[e.slot].seq == e.seq) drop(slots_[e.slot].fire, slots_[e.slot].arg);
         };
-        std::for_each(run_.begin() + static_cast<std::ptrdiff_t>(run_head_), run_.end(), drop_live);
-        std::for_each(heap_.begin(), heap_.end(), drop_live);
+        for (std::size_t i = run_head_; i < run_.size(); ++i) drop_live(run_[i]);
+        for (const Entry& e : heap_) drop_live(e);
         run_.clear();
         run_head_ = 0;
         heap_.clear();
