@@ -1,4 +1,4 @@
-// Tests for aio::Barrier (include/aio/barrier.hpp, SPEC §7; asyncio 3.11 semantics, after
+// Tests for aio::Barrier (include/aio/barrier.hpp; asyncio 3.11 semantics, after
 // CPython's BarrierTests).
 #include <aio/barrier.hpp>
 #include <aio/aio.hpp>

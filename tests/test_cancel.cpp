@@ -1,4 +1,4 @@
-// Tests for cancellation (SPEC §4): Task::cancel, CancelledError, cancelling/uncancel.
+// Tests for cancellation: Task::cancel, CancelledError, cancelling/uncancel.
 #include <aio/errors.hpp>
 #include <aio/task.hpp>
 #include <aio/aio.hpp>

@@ -1,4 +1,4 @@
-// Tests for aio::Condition (include/aio/condition.hpp, SPEC §7 and §4).
+// Tests for aio::Condition (include/aio/condition.hpp).
 #include <aio/condition.hpp>
 #include <aio/aio.hpp>
 

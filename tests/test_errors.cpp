@@ -1,4 +1,4 @@
-// Tests for the error types and error propagation (SPEC §10, include/aio/errors.hpp).
+// Tests for the error types and error propagation (include/aio/errors.hpp).
 #include <aio/errors.hpp>
 #include <aio/aio.hpp>
 

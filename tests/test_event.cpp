@@ -1,4 +1,4 @@
-// Tests for aio::Event (include/aio/event.hpp, SPEC §7 and §4).
+// Tests for aio::Event (include/aio/event.hpp).
 #include <aio/event.hpp>
 #include <aio/aio.hpp>
 

@@ -1,4 +1,4 @@
-// Tests for aio::gather (SPEC §5), after CPython's test_tasks.py / test_gather (GatherTests):
+// Tests for aio::gather, after CPython's test_tasks.py / test_gather (GatherTests):
 // results in argument order, return_exceptions, lazy coroutines scheduled as tasks, the first
 // exception propagating while the others keep running, and cancellation in both directions.
 #include <aio/aio.hpp>

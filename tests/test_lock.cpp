@@ -1,4 +1,4 @@
-// Tests for aio::Lock (include/aio/lock.hpp, SPEC §7 and §4).
+// Tests for aio::Lock (include/aio/lock.hpp).
 #include <aio/lock.hpp>
 #include <aio/aio.hpp>
 

@@ -1,4 +1,4 @@
-// Tests for aio::Queue, aio::LifoQueue, aio::PriorityQueue (include/aio/queue.hpp, SPEC §7 and §4;
+// Tests for aio::Queue, aio::LifoQueue, aio::PriorityQueue (include/aio/queue.hpp;
 // asyncio 3.13 semantics, after CPython's test_queues.py).
 #include <aio/queue.hpp>
 #include <aio/aio.hpp>

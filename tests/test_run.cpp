@@ -1,4 +1,4 @@
-// Tests for aio::run (SPEC §2, include/aio/run.hpp).
+// Tests for aio::run (include/aio/run.hpp).
 #include <aio/run.hpp>
 #include <aio/aio.hpp>
 

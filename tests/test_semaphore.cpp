@@ -1,4 +1,4 @@
-// Tests for aio::Semaphore and aio::BoundedSemaphore (include/aio/semaphore.hpp, SPEC §7 and §4).
+// Tests for aio::Semaphore and aio::BoundedSemaphore (include/aio/semaphore.hpp).
 #include <aio/semaphore.hpp>
 #include <aio/aio.hpp>
 

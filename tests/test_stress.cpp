@@ -335,15 +335,15 @@ aio::Task<std::size_t> root(Stress& s) {
     co_await m;
     s.virtual_ms = aio_test::ms_since(t0);
     std::vector<const void*> seen;
-    for (auto& t : s.tasks) seen.push_back(t.frame_pointer());
+    for (auto& t : s.tasks) seen.push_back(aio::detail::TaskAccess::frame(t));
     std::sort(seen.begin(), seen.end());
     seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
     for (auto& t : s.tasks) {
-        auto it = std::lower_bound(seen.begin(), seen.end(), static_cast<const void*>(t.frame_pointer()));
-        if (it == seen.end() || *it != t.frame_pointer() || !t.done()) continue;
+        auto it = std::lower_bound(seen.begin(), seen.end(), static_cast<const void*>(aio::detail::TaskAccess::frame(t)));
+        if (it == seen.end() || *it != aio::detail::TaskAccess::frame(t) || !t.done()) continue;
         *it = nullptr; // count once
         if (t.cancelled()) ++s.ended_cancelled;
-        else if (t.frame_pointer()->has_exception()) ++s.ended_failed;
+        else if (aio::detail::TaskAccess::frame(t)->has_exception()) ++s.ended_failed;
         else ++s.ended_ok;
     }
     for (auto& t : trees)

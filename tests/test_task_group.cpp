@@ -1,4 +1,4 @@
-// Tests for aio::TaskGroup (SPEC §5), after CPython's test_taskgroups.py: the first failure
+// Tests for aio::TaskGroup, after CPython's test_taskgroups.py: the first failure
 // cancels the siblings, join() raises an ExceptionGroup with every child's exception (nested
 // groups nest), an external cancel is propagated as a plain CancelledError after the children
 // are done, create_task on a shutting-down or finished group is refused, children may add

@@ -1,4 +1,4 @@
-// Tests that involve other threads (SPEC §6): executors, to_thread, run_in_executor,
+// Tests that involve other threads: executors, to_thread, run_in_executor,
 // call_soon_threadsafe, run_coroutine_threadsafe, one loop per thread.
 // Built into aio_thread_tests and run under ThreadSanitizer in CI: Catch2 assertions are
 // made on the main thread only; other threads record what they saw.

@@ -1,4 +1,4 @@
-// Tests for aio::wait, aio::as_completed and aio::shield (SPEC §5), after CPython's
+// Tests for aio::wait, aio::as_completed and aio::shield, after CPython's
 // test_tasks.py (test_wait_*, test_as_completed_*, test_shield_*).
 #include <aio/aio.hpp>
 

@@ -1,4 +1,4 @@
-// Tests for aio::wait_for and aio::timeout_at (SPEC §5), after CPython's test_waitfor.py:
+// Tests for aio::wait_for and aio::timeout_at, after CPython's test_waitfor.py:
 // on expiry the operation is cancelled and waited for before TimeoutError; a value returned
 // while cancelling wins; an exception raised while cancelling replaces the TimeoutError; a
 // timeout <= 0 never starts a lazy coroutine; cancelling the awaiter cancels the operation.

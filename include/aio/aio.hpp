@@ -2,6 +2,7 @@
 #pragma once
 
 #include <aio/as_completed.hpp>
+#include <aio/awaiter.hpp>
 #include <aio/barrier.hpp>
 #include <aio/condition.hpp>
 #include <aio/config.hpp>

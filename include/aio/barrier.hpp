@@ -1,5 +1,5 @@
 // aio::Barrier — lets a fixed number of tasks wait until all of them have arrived
-// (asyncio.Barrier, Python 3.11, SPEC §7).
+// (asyncio.Barrier, Python 3.11).
 //
 //   aio::Barrier barrier(3);
 //   std::size_t index = co_await barrier.wait();   // 0, 1 or 2: the order of arrival

@@ -1,4 +1,4 @@
-// aio::Condition — a condition variable for tasks (asyncio.Condition, SPEC §7).
+// aio::Condition — a condition variable for tasks (asyncio.Condition).
 //
 //   aio::Condition cond;
 //   // consumer                                   // producer

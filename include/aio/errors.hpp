@@ -1,4 +1,4 @@
-// aio — the exception types (SPEC §10). Messages say what went wrong and what to do instead.
+// aio — the exception types. Messages say what went wrong and what to do instead.
 #pragma once
 
 #include <exception>

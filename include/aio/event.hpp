@@ -1,4 +1,4 @@
-// aio::Event — a flag that tasks can wait for (asyncio.Event, SPEC §7).
+// aio::Event — a flag that tasks can wait for (asyncio.Event).
 //
 //   aio::Event ready;
 //   ... co_await ready.wait(); ...     // in the waiting tasks

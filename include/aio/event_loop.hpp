@@ -1,4 +1,4 @@
-// aio::EventLoop — one per thread (SPEC §2). The public API, and the iteration as a short
+// aio::EventLoop — one per thread. The public API, and the iteration as a short
 // list of named phases, as libuv's uv_run:
 //
 //   run_once():  poll_io()          wait for I/O (not at all when work is ready), dispatch it
@@ -77,7 +77,7 @@ public:
     template <class T>
     T run_until_complete(Task<T> task) {
         RunningScope scope(*this);
-        detail::PromiseBase& frame = detail::frame_of(task.frame_pointer(), "run_until_complete()");
+        detail::PromiseBase& frame = detail::frame_of(detail::TaskAccess::frame(task), "run_until_complete()");
         if (!frame.is_task() && !frame.done()) {
             if (frame.started())
                 throw RuntimeError("run_until_complete(): this coroutine is already running inside another task");
@@ -174,7 +174,7 @@ public:
     template <class T>
     ScheduledTask<T> create_task(Task<T> task, std::string name = {}) {
         check_usable("create_task");
-        detail::PromiseBase& frame = detail::frame_of(task.frame_pointer(), "create_task()");
+        detail::PromiseBase& frame = detail::frame_of(detail::TaskAccess::frame(task), "create_task()");
         if (frame.is_task() || frame.started())
             throw RuntimeError("create_task(): this Task has already started (scheduled or awaited before); "
                                "call the coroutine function again for a fresh one");

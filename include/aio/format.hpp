@@ -1,4 +1,4 @@
-// fmt::formatter specialisations for aio::Task, aio::TaskRef and aio's exception types (SPEC §9).
+// fmt::formatter specialisations for aio::Task, aio::TaskRef and aio's exception types.
 //   fmt::format("{}", task)  ->  <Task pending name='Task-1'>
 //                                <Task finished name='Task-1' result=42>
 //                                <Task finished name='Task-1' exception=boom>
@@ -23,7 +23,7 @@ namespace aio::detail {
 template <class T>
 std::string describe_task(const Task<T>& task) {
     if (!task.valid()) return "<Task empty>";
-    detail::PromiseBase& frame = *task.frame_pointer();
+    detail::PromiseBase& frame = *aio::detail::TaskAccess::frame(task);
     const std::string name = frame.name();
     if (!frame.done()) return fmt::format("<Task pending name='{}'>", name);
     if (frame.is_cancelled()) return fmt::format("<Task cancelled name='{}'>", name);
@@ -31,7 +31,7 @@ std::string describe_task(const Task<T>& task) {
         return fmt::format("<Task finished name='{}' exception={}>", name, describe(frame.peek_exception()));
     if constexpr (!std::is_void_v<T>) {
         if constexpr (fmt::is_formattable<std::remove_cvref_t<T>>::value)
-            return fmt::format("<Task finished name='{}' result={}>", name, task.promise().stored());
+            return fmt::format("<Task finished name='{}' result={}>", name, aio::detail::TaskAccess::promise(task).stored());
     }
     return fmt::format("<Task finished name='{}'>", name);
 }
@@ -66,7 +66,7 @@ template <>
 struct fmt::formatter<aio::TaskRef> : aio::detail::TextFormatter {
     template <class Context>
     auto format(const aio::TaskRef& task, Context& ctx) const {
-        return write(aio::detail::describe_task(aio::Task<void>::from_frame(task.frame_pointer())), ctx);
+        return write(aio::detail::describe_task(aio::detail::TaskAccess::task<void>(aio::detail::TaskAccess::frame(task))), ctx);
     }
 };
 

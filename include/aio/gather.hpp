@@ -41,7 +41,7 @@ gather_value_t<T> gathered_value(Task<T>& task) {
 
 template <class T>
 Result<T> gathered_result(Task<T>& task) {
-    if (task.frame_pointer()->has_exception()) return Result<T>(task.frame_pointer()->take_exception());
+    if (detail::TaskAccess::frame(task)->has_exception()) return Result<T>(detail::TaskAccess::frame(task)->take_exception());
     if constexpr (std::is_void_v<T>)
         return Result<void>();
     else
@@ -76,7 +76,7 @@ Task<> gather_wait(std::vector<TaskRef> tasks, bool return_exceptions) {
     TaskSet set(std::move(tasks));
     co_await set.wait(gather_spec(return_exceptions));
     if (!return_exceptions && set.first_failure() != TaskSet::npos)
-        std::rethrow_exception(set.task(set.first_failure()).frame_pointer()->take_exception());
+        std::rethrow_exception(detail::TaskAccess::frame(set.task(set.first_failure()))->take_exception());
 }
 
 template <class... T>

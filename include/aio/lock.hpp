@@ -1,4 +1,4 @@
-// aio::Lock — mutual exclusion between the tasks of one event loop (asyncio.Lock, SPEC §7).
+// aio::Lock — mutual exclusion between the tasks of one event loop (asyncio.Lock).
 //
 //   aio::Lock lock;
 //   {

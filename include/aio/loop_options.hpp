@@ -14,7 +14,7 @@ namespace aio {
 using Clock = std::chrono::steady_clock;
 
 struct LoopOptions {
-    /// Debug mode (SPEC §9): slow callbacks reported, foreign-thread calls rejected.
+    /// Debug mode: slow callbacks reported, foreign-thread calls rejected.
     bool debug = false;
     /// Test clock: when nothing is ready and no I/O is pending, time jumps to the next timer.
     bool virtual_time = false;

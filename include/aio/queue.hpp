@@ -1,5 +1,5 @@
 // aio::Queue, aio::LifoQueue, aio::PriorityQueue — queues between the tasks of one event loop
-// (asyncio.Queue, LifoQueue, PriorityQueue with Python 3.13's shutdown(), SPEC §7).
+// (asyncio.Queue, LifoQueue, PriorityQueue with Python 3.13's shutdown()).
 //
 //   aio::Queue<Job> queue(100);                 // bounded: put() waits while 100 items wait
 //   co_await queue.put(job);                    // producer

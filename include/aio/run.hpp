@@ -1,4 +1,4 @@
-// aio::run, aio::create_task, the thread's current loop, current_task / all_tasks (SPEC §2-3).
+// aio::run, aio::create_task, the thread's current loop, current_task / all_tasks.
 #pragma once
 
 #include <csignal>
@@ -57,7 +57,7 @@ ScheduledTask<T> create_task(Task<T> task, std::string name = {}) {
 /// aio::RuntimeError ("no running event loop") when no loop is running (asyncio).
 inline TaskRef current_task() {
     detail::LoopCore& loop = detail::LoopAccess::core(get_running_loop());
-    return loop.current_task() ? TaskRef(loop.current_task()) : TaskRef();
+    return loop.current_task() ? detail::TaskAccess::ref(loop.current_task()) : TaskRef();
 }
 
 /// The pending tasks of `loop`, by default the running loop. Throws aio::RuntimeError ("no
@@ -65,7 +65,7 @@ inline TaskRef current_task() {
 inline std::vector<TaskRef> all_tasks(EventLoop* loop = nullptr) {
     std::vector<TaskRef> tasks;
     if (!loop) loop = &get_running_loop();
-    detail::LoopAccess::core(*loop).tasks().for_each_pending([&](detail::PromiseBase& t) { tasks.emplace_back(&t); });
+    detail::LoopAccess::core(*loop).tasks().for_each_pending([&](detail::PromiseBase& t) { tasks.push_back(detail::TaskAccess::ref(&t)); });
     return tasks;
 }
 
@@ -94,7 +94,7 @@ public:
         if ((current.sa_flags & SA_SIGINFO) || current.sa_handler != SIG_DFL) return;
         try {
             watch_id_ = LoopAccess::signals(loop).watch(
-                SIGINT, make_callback([this, main = TaskRef(&main)]() mutable { on_sigint(main); }));
+                SIGINT, make_callback([this, main = TaskAccess::ref(&main)]() mutable { on_sigint(main); }));
         } catch (const std::exception&) {
             return; // no signal slot or pipe left: run without Ctrl-C handling rather than fail
         }
@@ -158,7 +158,7 @@ T run(Task<T> main, RunOptions options = {}) {
     if (detail::tls_running_loop)
         throw RuntimeError("aio::run() cannot be called from a running event loop; inside a task, "
                            "co_await the coroutine (or aio::create_task it) instead");
-    detail::frame_of(main.frame_pointer(), "aio::run()");
+    detail::frame_of(detail::TaskAccess::frame(main), "aio::run()");
     // Whatever happens, the thread's current loop is the one it had before.
     struct RestoreCurrentLoop {
         EventLoop* previous = detail::tls_current_loop;
@@ -167,7 +167,7 @@ T run(Task<T> main, RunOptions options = {}) {
     EventLoop loop(LoopOptions{options.debug || detail::debug_from_environment(), options.virtual_time});
     detail::tls_current_loop = &loop;
     loop.create_task(main);
-    detail::SigintGuard sigint(loop, *main.frame_pointer());
+    detail::SigintGuard sigint(loop, *detail::TaskAccess::frame(main));
 
     auto finish = [&]() noexcept {
         try {

@@ -1,5 +1,5 @@
 // aio::Semaphore and aio::BoundedSemaphore — a counter of permits (asyncio.Semaphore,
-// asyncio.BoundedSemaphore, SPEC §7).
+// asyncio.BoundedSemaphore).
 //
 //   aio::Semaphore slots(10);                    // at most 10 requests at once
 //   auto permit = co_await slots.scoped();       // async with slots:

@@ -102,7 +102,7 @@ private:
 /// every task already ready; `sleep(Clock::duration::max())` sleeps until cancelled. Cancellation: CancelledError at once, and the timer leaves the heap.
 inline SleepAwaitable sleep(Clock::duration delay) noexcept { return SleepAwaitable(delay); }
 
-// SPEC §3 gives sleep() the type Task<>; where a Task is needed, a sleep becomes one.
+// Where a Task is needed, a sleep becomes one (sleep() is a Task<> to the caller).
 /// `aio::create_task(aio::sleep(d))` on the running loop.
 template <std::same_as<SleepAwaitable> Sleep> // a template: only compiled where used (see sleep_task)
 ScheduledTask<void> create_task(Sleep&& sleep, std::string name = {}) {

@@ -1,4 +1,4 @@
-// aio::Task<T> — the lazy coroutine type (SPEC §3): the promise and its result storage, the
+// aio::Task<T> — the lazy coroutine type: the promise and its result storage, the
 // final awaiter, and the awaiter that either runs a lazy coroutine inline or waits for a
 // started task.
 #pragma once
@@ -111,10 +111,6 @@ inline void check_task_loop(const PromiseBase& frame) {
 class TaskRef {
 public:
     TaskRef() noexcept = default;
-    /// Shares the frame (adds a reference).
-    explicit TaskRef(detail::PromiseBase* frame) noexcept : p_(frame) {
-        if (p_) p_->add_ref();
-    }
     TaskRef(const TaskRef& other) noexcept : TaskRef(other.p_) {}
     TaskRef(TaskRef&& other) noexcept : p_(std::exchange(other.p_, nullptr)) {}
     TaskRef& operator=(TaskRef other) noexcept {
@@ -162,9 +158,13 @@ public:
 
     friend bool operator==(const TaskRef& a, const TaskRef& b) noexcept { return a.p_ == b.p_; }
 
-    detail::PromiseBase* frame_pointer() const noexcept { return p_; }
-
 protected:
+    friend struct detail::TaskAccess;
+    /// Shares the frame (adds a reference).
+    explicit TaskRef(detail::PromiseBase* frame) noexcept : p_(frame) {
+        if (p_) p_->add_ref();
+    }
+
     detail::PromiseBase& frame(const char* what) const { return detail::frame_of(p_, what); }
 
     template <class Handle, class F>
@@ -174,7 +174,7 @@ protected:
             explicit Node(F f) : fn_(std::move(f)) {}
             void invoke() {
                 if constexpr (std::is_invocable_v<F&, Handle&>) {
-                    Handle handle = Handle::from_frame(finished_);
+                    Handle handle = detail::TaskAccess::as<Handle>(finished_);
                     fn_(handle);
                 } else {
                     fn_();
@@ -190,9 +190,6 @@ protected:
     }
 
     detail::PromiseBase* p_ = nullptr;
-
-public:
-    static TaskRef from_frame(detail::PromiseBase* frame) noexcept { return TaskRef(frame); }
 };
 
 namespace detail {
@@ -325,11 +322,12 @@ public:
     auto operator co_await() const& noexcept { return detail::TaskAwaiter<T, false>(*this); }
     auto operator co_await() && noexcept { return detail::TaskAwaiter<T, true>(std::move(*this)); }
 
-    promise_type& promise() const noexcept { return static_cast<promise_type&>(*p_); }
-
-    static Task from_frame(detail::PromiseBase* frame) noexcept { return Task(frame); }
-
 private:
+    friend struct detail::TaskAccess;
+    template <class U, bool Move>
+    friend class detail::TaskAwaiter;
+
+    promise_type& promise() const noexcept { return static_cast<promise_type&>(*p_); }
     explicit Task(detail::PromiseBase* frame) noexcept : TaskRef(frame) {}
     void check_done() const {
         if (!frame("result()").done())

@@ -98,10 +98,10 @@ public:
             throw RuntimeError("TaskGroup of " + detail::loop_name(loop_) +
                                " used from a task of a different event loop (" +
                                detail::loop_name(&loop) + "); create one group per loop");
-        detail::check_task_loop(detail::frame_of(task.frame_pointer(), "TaskGroup::create_task()"));
+        detail::check_task_loop(detail::frame_of(detail::TaskAccess::frame(task), "TaskGroup::create_task()"));
         ScheduledTask<T> child_task = loop.create_task(std::move(task), std::move(name));
         auto* child = new Child(this, TaskRef(child_task));
-        child_task.frame_pointer()->add_waiter(*child);
+        detail::TaskAccess::frame(child_task)->add_waiter(*child);
         child->prev = last_child_; // creation order, so cancellation goes oldest first
         (last_child_ ? last_child_->next : children_) = child;
         last_child_ = child;
@@ -269,7 +269,7 @@ private:
         TaskGroup& group = *child->group;
         group.unlink(*child);
         --group.running_;
-        detail::PromiseBase& frame = *child->task.frame_pointer();
+        detail::PromiseBase& frame = *detail::TaskAccess::frame(child->task);
         if (frame.has_exception() && !frame.is_cancelled()) {
             group.errors_.push_back(frame.take_exception());
             if (!group.aborting_) {

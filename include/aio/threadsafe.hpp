@@ -1,4 +1,4 @@
-// aio::run_coroutine_threadsafe — hand a coroutine to another thread's loop (SPEC §6).
+// aio::run_coroutine_threadsafe — hand a coroutine to another thread's loop.
 #pragma once
 
 #include <exception>

@@ -1,5 +1,5 @@
 // aio::to_thread and EventLoop::run_in_executor — blocking work on a thread pool, awaited
-// from a task (SPEC §6).
+// from a task.
 #pragma once
 
 #include <coroutine>

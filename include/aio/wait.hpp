@@ -37,8 +37,8 @@ std::vector<Task<T>> unique_tasks(std::vector<Task<T>> tasks) {
     std::vector<std::pair<const PromiseBase*, std::size_t>> sorted;
     sorted.reserve(tasks.size());
     for (std::size_t i = 0; i < tasks.size(); ++i) {
-        frame_of(tasks[i].frame_pointer(), "aio::wait()"); // an empty Task throws here
-        sorted.emplace_back(tasks[i].frame_pointer(), i);
+        frame_of(detail::TaskAccess::frame(tasks[i]), "aio::wait()"); // an empty Task throws here
+        sorted.emplace_back(detail::TaskAccess::frame(tasks[i]), i);
     }
     std::make_heap(sorted.begin(), sorted.end()); // a heap sort: <bits/stl_heap.h> is light
     std::sort_heap(sorted.begin(), sorted.end());

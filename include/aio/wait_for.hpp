@@ -21,7 +21,7 @@ Task<T> timeout_at_task(std::int64_t deadline_ns, bool relative, Task<T> task) {
     get_running_loop(); // throws when there is none
     LoopCore& loop = *tls_running_core;
     if (relative) deadline_ns = deadline_after(loop.now_ns(), std::chrono::nanoseconds(deadline_ns));
-    PromiseBase& frame = *task.frame_pointer();
+    PromiseBase& frame = *detail::TaskAccess::frame(task);
     check_task_loop(frame);
     if (frame.done()) co_return take_result(task); // finished already: its outcome, whatever the deadline
     if (deadline_ns <= loop.now_ns() && !frame.is_task() && !frame.started()) {

@@ -77,7 +77,7 @@ public:
     IoDriver& io() const noexcept { return *io_; }
 
     /// In debug mode, throws aio::RuntimeError when called from a thread other than the one
-    /// running this loop (SPEC §6). Only atomics are read before the check, so a foreign
+    /// running this loop. Only atomics are read before the check, so a foreign
     /// thread's call is caught without a data race.
     AIO_ALWAYS_INLINE void check_thread(const char* what) const {
         if (AIO_UNLIKELY(debug_)) check_thread_slow(what);

@@ -30,6 +30,12 @@
 #include <aio/detail/loop_core.hpp>
 #include <aio/errors.hpp>
 
+namespace aio {
+template <class T>
+class Task;
+class TaskRef;
+} // namespace aio
+
 namespace aio::detail {
 
 class PromiseBase;
@@ -252,6 +258,32 @@ private:
     throw RuntimeError("this aio awaitable was awaited outside a task; run the coroutine with "
                        "aio::run(), loop.run_until_complete() or aio::create_task()");
 }
+
+/// How aio's own headers reach the frame behind a task handle (TaskRef, Task<T>), which users
+/// have no reason to touch. Templates, so that this header needs neither handle's definition.
+struct TaskAccess {
+    template <class Handle>
+    static PromiseBase* frame(const Handle& task) noexcept {
+        return task.p_;
+    }
+    template <class Handle>
+    static auto& promise(const Handle& task) noexcept {
+        return task.promise();
+    }
+    template <class Ref = TaskRef>
+    static Ref ref(PromiseBase* frame) noexcept {
+        return Ref(frame); // shares the frame (adds a reference)
+    }
+    template <class T>
+    static Task<T> task(PromiseBase* frame) noexcept {
+        return Task<T>(frame);
+    }
+    /// A handle of type `Handle` (TaskRef or Task<T>) to `frame`.
+    template <class Handle>
+    static Handle as(PromiseBase* frame) noexcept {
+        return Handle(frame);
+    }
+};
 
 /// The frame behind a Task handle; aio::InvalidStateError for an empty one.
 inline PromiseBase& frame_of(PromiseBase* p, const char* what) {

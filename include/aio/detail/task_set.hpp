@@ -32,7 +32,7 @@ namespace aio::detail {
 /// already running inline in another task, or a task of another loop.
 template <class T>
 Task<T> ensure_task(Task<T> task) {
-    PromiseBase& frame = frame_of(task.frame_pointer(), "aio combinator");
+    PromiseBase& frame = frame_of(TaskAccess::frame(task), "aio combinator");
     check_task_loop(frame);
     if (frame.is_task() || frame.done()) return task;
     if (frame.started())
@@ -52,7 +52,7 @@ void schedule_if_running(Task<T>& task) {
 /// the cancellation reaches the tasks it has already started.
 template <class T>
 Task<T> runs_when_cancelled(Task<T> task) noexcept {
-    task.frame_pointer()->runs_when_cancelled_ = true;
+    TaskAccess::frame(task)->runs_when_cancelled_ = true;
     return task;
 }
 
@@ -98,7 +98,7 @@ public:
         : tasks_(std::move(tasks)), nodes_(std::make_unique<Node[]>(tasks_.size())) {
         order_.reserve(tasks_.size());
         for (std::size_t i = 0; i < tasks_.size(); ++i) {
-            PromiseBase& frame = *tasks_[i].frame_pointer();
+            PromiseBase& frame = *TaskAccess::frame(tasks_[i]);
             if (frame.done()) {
                 record(i);
                 continue;
@@ -128,7 +128,7 @@ public:
     /// Cancels every task not finished yet.
     void cancel_unfinished(const std::string& message) {
         for (std::size_t i = 0; i < tasks_.size(); ++i) {
-            PromiseBase& frame = *tasks_[i].frame_pointer();
+            PromiseBase& frame = *TaskAccess::frame(tasks_[i]);
             if (!frame.done()) frame.cancel(message);
         }
     }
@@ -161,7 +161,7 @@ private:
 
     void record(std::size_t i) noexcept {
         order_.push_back(i); // reserved: never reallocates
-        PromiseBase& frame = *tasks_[i].frame_pointer();
+        PromiseBase& frame = *TaskAccess::frame(tasks_[i]);
         if (frame.has_exception()) {
             if (first_failure_ == npos) first_failure_ = i;
             if (!frame.is_cancelled()) any_raised_ = true;
@@ -336,6 +336,6 @@ decltype(auto) take_result(Task<T>& task) {
 
 /// Tasks gathered or waited on have their exceptions delivered through the combinator, so a
 /// failure is not also reported as "never retrieved" (asyncio's gather does the same).
-inline void mark_retrieved(const TaskRef& task) noexcept { task.frame_pointer()->exception_retrieved_ = true; }
+inline void mark_retrieved(const TaskRef& task) noexcept { TaskAccess::frame(task)->exception_retrieved_ = true; }
 
 } // namespace aio::detail
