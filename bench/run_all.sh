@@ -37,7 +37,7 @@ fi
 rows="$(mktemp)"
 trap 'rm -f "$rows"' EXIT
 status=0
-for b in bench_yield bench_lazy bench_create_task bench_timers bench_gather bench_queue bench_lock; do
+for b in bench_yield bench_lazy bench_create_task bench_timers bench_gather bench_queue bench_lock bench_pingpong; do
     exe="$bin_dir/$b"
     if [[ ! -x "$exe" ]]; then
         echo "missing $exe (build with: cmake --preset bench && cmake --build --preset bench)" >&2
