@@ -11,7 +11,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include <aio/detail/poller.hpp>
+#include <aio/detail/poll_event.hpp>
 
 namespace aio::detail {
 

@@ -14,7 +14,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include <aio/detail/poller.hpp>
+#include <aio/detail/poll_event.hpp>
 
 namespace aio::detail {
 

@@ -15,26 +15,8 @@
 // replace the driver's operations instead (see io_driver.hpp).
 #pragma once
 
-#include <cstdint>
-
 #include <aio/config.hpp>
-
-namespace aio::detail {
-
-/// Readiness bits, as a backend reports them and the driver keeps them.
-namespace readiness {
-inline constexpr std::uint8_t readable = 1;     // data, EOF, or an error to read
-inline constexpr std::uint8_t writable = 2;     // room, or an error to write
-inline constexpr std::uint8_t read_closed = 4;  // the peer shut its write side (EPOLLRDHUP, EV_EOF)
-inline constexpr std::uint8_t error = 8;        // EPOLLERR / EPOLLHUP / EV_ERROR
-} // namespace readiness
-
-struct PollEvent {
-    std::uint64_t token;
-    std::uint8_t ready; // readiness bits
-};
-
-} // namespace aio::detail
+#include <aio/detail/poll_event.hpp>
 
 #if AIO_POLLER_EPOLL
 #include <aio/detail/epoll_poller.hpp>
