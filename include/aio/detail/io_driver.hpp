@@ -63,6 +63,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -128,6 +129,8 @@ struct IoRegistration {
     void* client = nullptr;
     IoRegistration* next_free = nullptr;
     IoRegistration* next_allocated = nullptr; // every registration the driver made
+    dev_t device = 0; // the file's identity when registered (debug mode checks it)
+    ino_t inode = 0;
 
     std::uint64_t token() const noexcept {
         return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(this)) |
@@ -181,7 +184,10 @@ public:
     /// std::system_error for an fd that cannot be watched (EBADF; EPERM for a regular file).
     IoRegistration& registration(int fd) {
         if (AIO_LIKELY(fd >= 0 && static_cast<std::size_t>(fd) < by_fd_.size()))
-            if (IoRegistration* reg = by_fd_[static_cast<std::size_t>(fd)]) return *reg;
+            if (IoRegistration* reg = by_fd_[static_cast<std::size_t>(fd)]) {
+                if (AIO_UNLIKELY(loop_.debug())) return checked(*reg);
+                return *reg;
+            }
         return add_registration(fd);
     }
 
@@ -350,6 +356,32 @@ public:
     }
 
 private:
+    // Debug mode: an fd closed with ::close() while registered, whose number now belongs to
+    // another file, would wait for events that never come. Found by comparing the file's
+    // identity; reported once, and the fd is registered anew.
+    [[gnu::noinline]] IoRegistration& checked(IoRegistration& reg) {
+        const int fd = reg.fd;
+        struct stat st {};
+        if (::fstat(fd, &st) != 0) { // closed with ::close(): fail as an unwatched closed fd does
+            const int error = errno;
+            deregister(fd);
+            throw std::system_error(error, std::system_category(),
+                                    "cannot watch fd " + std::to_string(fd) +
+                                        " (closed with ::close() while registered; close watched fds with "
+                                        "aio::close_fd())");
+        }
+        if (st.st_dev == reg.device && st.st_ino == reg.inode) return reg;
+        loop_.call_exception_handler(
+            {"fd " + std::to_string(fd) +
+                 " was closed with ::close() while the event loop watched it, and the number now "
+                 "belongs to another file: close watched fds with aio::close_fd() (debug mode found "
+                 "this and registered the new file; without debug mode its waits would never wake)",
+             nullptr,
+             {}});
+        deregister(fd);
+        return add_registration(fd);
+    }
+
     IoRegistration& add_registration(int fd) {
         if (fd < 0) throw std::system_error(EBADF, std::system_category(), "cannot watch fd " + std::to_string(fd));
         if (static_cast<std::size_t>(fd) >= by_fd_.size()) {
@@ -371,6 +403,11 @@ private:
                 throw std::system_error(ENOMEM, std::system_category(), "aio: registration address too wide for a token");
         }
         reg->fd = fd;
+        struct stat st {};
+        if (::fstat(fd, &st) == 0) { // the file's identity, for debug mode's reuse check
+            reg->device = st.st_dev;
+            reg->inode = st.st_ino;
+        }
         // Optimistic: the first operation tries its syscall at once (the kernel reports the
         // real state on the next poll anyway). Marked handed, so a plain wait asks poll(2)
         // rather than trusting a guess.
