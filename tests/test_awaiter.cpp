@@ -104,7 +104,7 @@ TEST_CASE("CancellableAwaiter: ready() completes at once without arming", "[awai
     REQUIRE(log.empty());
 }
 
-TEST_CASE("CancellableAwaiter: cancel disarms and raises CancelledError; a later wake is a no-op", "[awaiter]") {
+TEST_CASE("CancellableAwaiter: cancel disarms and raises CancelledError, a later wake is a no-op", "[awaiter]") {
     aio::EventLoop loop(aio_test::virtual_loop());
     Flag flag;
     aio_test::Log log;

@@ -18,7 +18,7 @@ using sync_test::ms_since;
 using sync_test::outcome_of;
 using sync_test::run_turns;
 
-TEST_CASE("Barrier: parties < 1 throws ValueError; parties() and the initial state", "[barrier]") {
+TEST_CASE("Barrier: parties < 1 throws ValueError, parties() and the initial state", "[barrier]") {
     REQUIRE_THROWS_AS(aio::Barrier(0), aio::ValueError);
     REQUIRE_THROWS_AS(aio::Barrier(-4), aio::ValueError);
     aio::Barrier barrier(3);
@@ -69,7 +69,7 @@ TEST_CASE("Barrier(1) passes at once with index 0, every time", "[barrier]") {
     REQUIRE(barrier.n_waiting() == 0);
 }
 
-TEST_CASE("Barrier: reusable; tasks that come back while it drains wait for the next round", "[barrier]") {
+TEST_CASE("Barrier: reusable, tasks that come back while it drains wait for the next round", "[barrier]") {
     aio::Barrier barrier(3);
     Log log;
     auto twice = [&](std::string name) -> aio::Task<> {
@@ -277,7 +277,7 @@ TEST_CASE("Barrier: a cancelled waiter leaves at once and no longer counts (CPyt
     REQUIRE(log == Log{"t4 passed 2", "t2 passed 0", "t3 passed 1"});
 }
 
-TEST_CASE("Barrier: a released task cancelled before it runs gets CancelledError; the others pass",
+TEST_CASE("Barrier: a released task cancelled before it runs gets CancelledError, the others pass",
           "[barrier][cancel]") {
     aio::Barrier barrier(2);
     std::string a_outcome;

@@ -338,7 +338,7 @@ TEST_CASE("cancelling() counts cancel requests", "[cancel]") {
     REQUIRE(log.size() == 1);  // delivered once
 }
 
-TEST_CASE("uncancel() decrements cancelling(); a task that uncancels and returns is not cancelled",
+TEST_CASE("uncancel() decrements cancelling(), a task that uncancels and returns is not cancelled",
           "[cancel]") {
     aio::EventLoop loop(virtual_time());
     aio::Task<int> t;
@@ -393,7 +393,7 @@ TEST_CASE("awaiting a cancelled task throws CancelledError in every awaiter", "[
     }
 }
 
-TEST_CASE("a CancelledError escaping a task makes it cancelled; run_until_complete rethrows it",
+TEST_CASE("a CancelledError escaping a task makes it cancelled, run_until_complete rethrows it",
           "[cancel]") {
     aio::EventLoop loop(virtual_time());
     auto body = [&]() -> aio::Task<int> {

@@ -63,7 +63,7 @@ TEST_CASE("Condition: notified waiters return holding the lock, one at a time (C
     REQUIRE_FALSE(cond.locked());
 }
 
-TEST_CASE("Condition: notify(n) wakes exactly n waiters, oldest first; notify_all wakes the rest", "[condition]") {
+TEST_CASE("Condition: notify(n) wakes exactly n waiters, oldest first, notify_all wakes the rest", "[condition]") {
     aio::Condition cond;
     Log log;
     auto waiter = [&](std::string name) -> aio::Task<> {

@@ -80,7 +80,7 @@ TEST_CASE("Event: set/clear/set wakes each waiter exactly once", "[event]") {
     REQUIRE(set_at_end);
 }
 
-TEST_CASE("Event: wait() on a set event returns without suspending; after clear() it blocks", "[event]") {
+TEST_CASE("Event: wait() on a set event returns without suspending, after clear() it blocks", "[event]") {
     aio::Event ev;
     Log log;
     auto other = [&]() -> aio::Task<> {

@@ -452,7 +452,7 @@ TEST_CASE("run_until_complete rethrows the task's exception", "[event_loop][erro
     REQUIRE(loop.run_until_complete(value_after(3, 0s)) == 3);
 }
 
-TEST_CASE("loop.create_task before the loop runs; run_until_complete accepts a scheduled task",
+TEST_CASE("loop.create_task before the loop runs, run_until_complete accepts a scheduled task",
           "[event_loop]") {
     aio::EventLoop loop(virtual_time());
     auto t = loop.create_task(value_after(42, 10ms), "made-early");

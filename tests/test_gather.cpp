@@ -39,7 +39,7 @@ aio::Task<> nothing_after(Log& log, aio::Clock::duration d) {
 
 } // namespace
 
-TEST_CASE("gather: a tuple in argument order whatever the finishing order; void gives monostate", "[gather]") {
+TEST_CASE("gather: a tuple in argument order whatever the finishing order, void gives monostate", "[gather]") {
     aio::EventLoop loop(aio_test::virtual_loop());
     Log log;
     std::tuple<int, std::string, std::monostate> got;
@@ -59,7 +59,7 @@ TEST_CASE("gather: a tuple in argument order whatever the finishing order; void 
     REQUIRE(took == 30); // concurrently: the longest, not the sum
 }
 
-TEST_CASE("gather: already started tasks and lazy coroutines mix; results [2,1,3] order kept", "[gather]") {
+TEST_CASE("gather: already started tasks and lazy coroutines mix, results [2,1,3] order kept", "[gather]") {
     aio::EventLoop loop(aio_test::virtual_loop());
     Log log;
     std::tuple<int, int, int> got;
@@ -73,7 +73,7 @@ TEST_CASE("gather: already started tasks and lazy coroutines mix; results [2,1,3
     REQUIRE(got == std::make_tuple(1, 2, 3));
 }
 
-TEST_CASE("gather(vector) gives a vector in order; an empty vector gives an empty vector", "[gather]") {
+TEST_CASE("gather(vector) gives a vector in order, an empty vector gives an empty vector", "[gather]") {
     aio::EventLoop loop(aio_test::virtual_loop());
     Log log;
     std::vector<int> got, empty{42};
@@ -91,7 +91,7 @@ TEST_CASE("gather(vector) gives a vector in order; an empty vector gives an empt
     REQUIRE(empty.empty());
 }
 
-TEST_CASE("gather(vector<Task<void>>) gives monostates; move-only results are moved out", "[gather]") {
+TEST_CASE("gather(vector<Task<void>>) gives monostates, move-only results are moved out", "[gather]") {
     aio::EventLoop loop(aio_test::virtual_loop());
     Log log;
     std::size_t voids = 0;
@@ -325,7 +325,7 @@ TEST_CASE("gather: a child that swallows the cancellation does not stop the gath
     REQUIRE(stubborn.result() == 5);
 }
 
-TEST_CASE("gather: a child's cancellation reaches the gather as CancelledError; the others go on",
+TEST_CASE("gather: a child's cancellation reaches the gather as CancelledError, the others go on",
           "[gather][cancel]") {
     aio::EventLoop loop(aio_test::virtual_loop());
     Log log;

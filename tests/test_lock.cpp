@@ -29,7 +29,7 @@ struct Owners {
 
 } // namespace
 
-TEST_CASE("Lock: acquire, locked, release; release of an unlocked lock throws RuntimeError", "[lock]") {
+TEST_CASE("Lock: acquire, locked, release, release of an unlocked lock throws RuntimeError", "[lock]") {
     aio::Lock lock;
     REQUIRE_FALSE(lock.locked());
     REQUIRE_THROWS_AS(lock.release(), aio::RuntimeError);
@@ -95,7 +95,7 @@ TEST_CASE("Lock: waiters get the lock one at a time, in the order they asked (FI
     REQUIRE_FALSE(lock.locked());
 }
 
-TEST_CASE("Lock: release hands the lock to the first waiter; a later task cannot take it first", "[lock]") {
+TEST_CASE("Lock: release hands the lock to the first waiter, a later task cannot take it first", "[lock]") {
     aio::Lock lock;
     Log log;
     bool locked_after_release = false;

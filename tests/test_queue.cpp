@@ -126,7 +126,7 @@ TEST_CASE("Queue: a bounded queue makes the producer wait for the consumer (back
     REQUIRE(most == 2);
 }
 
-TEST_CASE("Queue: waiting getters are served in the order they came; a later get cannot take a handed item",
+TEST_CASE("Queue: waiting getters are served in the order they came, a later get cannot take a handed item",
           "[queue]") {
     aio::Queue<std::string> q;
     Log log;
@@ -186,7 +186,7 @@ TEST_CASE("Queue: an item kept for a woken getter still occupies its slot: never
     REQUIRE(got == 7);
 }
 
-TEST_CASE("Queue: task_done and join; task_done called too often throws ValueError", "[queue]") {
+TEST_CASE("Queue: task_done and join, task_done called too often throws ValueError", "[queue]") {
     aio::Queue<int> q;
     Log log;
     std::string too_many;
@@ -246,7 +246,7 @@ TEST_CASE("Queue: get_nowait on an empty queue throws QueueEmpty, and a waiting 
     REQUIRE(when == 5);
 }
 
-TEST_CASE("Queue: a cancelled get takes no item; one cancelled after an item was kept for it passes it on "
+TEST_CASE("Queue: a cancelled get takes no item, one cancelled after an item was kept for it passes it on "
           "(CPython test_get_cancelled_race)",
           "[queue][cancel]") {
     aio::Queue<std::string> q;
@@ -290,7 +290,7 @@ TEST_CASE("Queue: a cancelled get takes no item; one cancelled after an item was
     REQUIRE(left == "1 c");
 }
 
-TEST_CASE("Queue: a cancelled put puts nothing; one cancelled after a slot was kept for it passes the slot on",
+TEST_CASE("Queue: a cancelled put puts nothing, one cancelled after a slot was kept for it passes the slot on",
           "[queue][cancel]") {
     aio::Queue<std::string> q(1);
     std::vector<std::string> outcomes;
@@ -315,7 +315,7 @@ TEST_CASE("Queue: a cancelled put puts nothing; one cancelled after a slot was k
     REQUIRE(contents == std::vector<std::string>{"x", "p3"});
 }
 
-TEST_CASE("Queue: shutdown() refuses puts, lets gets drain the queue, then raises QueueShutDown; blocked "
+TEST_CASE("Queue: shutdown() refuses puts, lets gets drain the queue, then raises QueueShutDown, blocked "
           "puts and gets wake with QueueShutDown",
           "[queue][shutdown]") {
     aio::Queue<int> q(2);

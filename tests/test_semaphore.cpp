@@ -41,7 +41,7 @@ aio::Task<bool> takes_at_once(aio::Semaphore& sem, int n) {
 
 } // namespace
 
-TEST_CASE("Semaphore: negative initial value throws ValueError; locked() says whether acquire would wait",
+TEST_CASE("Semaphore: negative initial value throws ValueError, locked() says whether acquire would wait",
           "[semaphore]") {
     REQUIRE_THROWS_AS(aio::Semaphore(-1), aio::ValueError);
     REQUIRE_THROWS_AS(aio::BoundedSemaphore(-3), aio::ValueError);
@@ -60,7 +60,7 @@ TEST_CASE("Semaphore: negative initial value throws ValueError; locked() says wh
     REQUIRE_FALSE(one.locked());
 }
 
-TEST_CASE("Semaphore(n) bounds concurrency to n; waiters enter FIFO", "[semaphore]") {
+TEST_CASE("Semaphore(n) bounds concurrency to n, waiters enter FIFO", "[semaphore]") {
     aio::Semaphore sem(3);
     Concurrency inside;
     Log log;
@@ -86,7 +86,7 @@ TEST_CASE("Semaphore(n) bounds concurrency to n; waiters enter FIFO", "[semaphor
     REQUIRE_FALSE(sem.locked());
 }
 
-TEST_CASE("Semaphore: release hands the permit to the first waiter; a later task cannot take it first",
+TEST_CASE("Semaphore: release hands the permit to the first waiter, a later task cannot take it first",
           "[semaphore]") {
     aio::Semaphore sem(1);
     Log log;
@@ -113,7 +113,7 @@ TEST_CASE("Semaphore: release hands the permit to the first waiter; a later task
     REQUIRE(log == Log{"waiter acquired", "main acquired again"});
 }
 
-TEST_CASE("Semaphore: a cancelled waiter takes no permit; one cancelled after it was handed a permit passes it on",
+TEST_CASE("Semaphore: a cancelled waiter takes no permit, one cancelled after it was handed a permit passes it on",
           "[semaphore][cancel]") {
     aio::Semaphore sem(2);
     Log log;
@@ -148,7 +148,7 @@ TEST_CASE("Semaphore: a cancelled waiter takes no permit; one cancelled after it
     REQUIRE(permits_restored);
 }
 
-TEST_CASE("BoundedSemaphore: releasing more than acquired throws ValueError; Semaphore allows it",
+TEST_CASE("BoundedSemaphore: releasing more than acquired throws ValueError, Semaphore allows it",
           "[semaphore]") {
     aio::BoundedSemaphore bounded(2);
     REQUIRE_THROWS_AS(bounded.release(), aio::ValueError);

@@ -224,7 +224,7 @@ TEST_CASE("move-only results: Task<std::unique_ptr<int>> via co_await std::move(
 
 // ---------------------------------------------------------------- names
 
-TEST_CASE("default names are Task-N with increasing N; set_name/get_name", "[task][names]") {
+TEST_CASE("default names are Task-N with increasing N, set_name/get_name", "[task][names]") {
     std::string n1, n2, n3, renamed, named, seen_inside;
     auto inside = [&]() -> aio::Task<> {
         seen_inside = aio::current_task().get_name();

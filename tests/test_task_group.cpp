@@ -83,7 +83,7 @@ TEST_CASE("TaskGroup: join on an empty group returns at once", "[task_group]") {
     REQUIRE(joined);
 }
 
-TEST_CASE("TaskGroup: the first failure cancels the others; join raises ExceptionGroup", "[task_group]") {
+TEST_CASE("TaskGroup: the first failure cancels the others, join raises ExceptionGroup", "[task_group]") {
     aio_test::CountedBaseline baseline;
     {
         aio::EventLoop loop(aio_test::virtual_loop());

@@ -133,7 +133,7 @@ TEST_CASE("run_in_executor submits at once: work runs even before it is awaited"
     pool.shutdown(true);
 }
 
-TEST_CASE("ThreadPool runs every submitted job; shutdown then submit throws", "[threads][executor]") {
+TEST_CASE("ThreadPool runs every submitted job, shutdown then submit throws", "[threads][executor]") {
     aio::ThreadPool pool(4);
     std::atomic<int> count{0};
     for (int i = 0; i < 1000; ++i) pool.submit([&count] { count.fetch_add(1); });

@@ -58,7 +58,7 @@ TEST_CASE("wait(first_completed): the first task done, the rest pending and stil
     REQUIRE(log == Log{"b done", "wait returned", "c done", "a done"});
 }
 
-TEST_CASE("wait(all_completed): done in the order they finished; pending empty", "[wait]") {
+TEST_CASE("wait(all_completed): done in the order they finished, pending empty", "[wait]") {
     aio::EventLoop loop(aio_test::virtual_loop());
     Log log;
     std::vector<int> done;
@@ -77,7 +77,7 @@ TEST_CASE("wait(all_completed): done in the order they finished; pending empty",
     REQUIRE(pending == 0);
 }
 
-TEST_CASE("wait(first_exception): returns when a task raises; cancellation does not count", "[wait]") {
+TEST_CASE("wait(first_exception): returns when a task raises, cancellation does not count", "[wait]") {
     aio::EventLoop loop(aio_test::virtual_loop());
     Log log;
     std::vector<std::string> done;
@@ -223,7 +223,7 @@ TEST_CASE("as_completed: results in completion order", "[as_completed]") {
     REQUIRE(at == std::vector<long long>{10, 20, 30});
 }
 
-TEST_CASE("as_completed: a failed task rethrows at its turn; the others still come", "[as_completed]") {
+TEST_CASE("as_completed: a failed task rethrows at its turn, the others still come", "[as_completed]") {
     aio::EventLoop loop(aio_test::virtual_loop());
     Log log;
     std::vector<std::string> got;
@@ -236,7 +236,7 @@ TEST_CASE("as_completed: a failed task rethrows at its turn; the others still co
     REQUIRE(got == std::vector<std::string>{"error: b failed", "value", "value"});
 }
 
-TEST_CASE("as_completed with a timeout: TimeoutError on the next await after it passed; nothing cancelled",
+TEST_CASE("as_completed with a timeout: TimeoutError on the next await after it passed, nothing cancelled",
           "[as_completed]") {
     aio::EventLoop loop(aio_test::virtual_loop());
     Log log;
@@ -319,7 +319,7 @@ TEST_CASE("as_completed: two awaits of different steps at once both complete", "
 
 // ----------------------------------------------------------------------------------- shield
 
-TEST_CASE("shield: cancelling the awaiter leaves the inner task running; it finishes with its result",
+TEST_CASE("shield: cancelling the awaiter leaves the inner task running, it finishes with its result",
           "[shield][cancel]") {
     aio::EventLoop loop(aio_test::virtual_loop());
     Log log;
@@ -371,7 +371,7 @@ TEST_CASE("shield of a lazy coroutine: it runs as a task and survives the awaite
     REQUIRE(baseline.leaked() == 0);
 }
 
-TEST_CASE("shield: the value when nobody cancels; CancelledError when the inner task is cancelled",
+TEST_CASE("shield: the value when nobody cancels, CancelledError when the inner task is cancelled",
           "[shield]") {
     aio::EventLoop loop(aio_test::virtual_loop());
     Log log;

@@ -135,7 +135,7 @@ TEST_CASE("wait_for: a timeout <= 0 on a lazy coroutine never starts it", "[wait
     REQUIRE(baseline.leaked() == 0);
 }
 
-TEST_CASE("wait_for: a timeout <= 0 on a started task cancels it; on a done task returns its result",
+TEST_CASE("wait_for: a timeout <= 0 on a started task cancels it, on a done task returns its result",
           "[wait_for]") {
     aio::EventLoop loop(aio_test::virtual_loop());
     Log log;

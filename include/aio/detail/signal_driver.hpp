@@ -64,8 +64,11 @@ public:
         std::lock_guard lock(mutex_);
         for (int signo = 1; signo <= max_signal; ++signo)
             if (slots_[slot].watched.load(std::memory_order_relaxed) & bit(signo)) unwatch_locked(slot, signo);
-        slots_[slot].write_fd.store(-1, std::memory_order_release);
-        while (slots_[slot].in_handler.load(std::memory_order_acquire) != 0) {
+        // seq_cst on both sides (here and in on_signal): a handler that has not yet counted
+        // itself in must see -1, and one that has must be waited for. Release/acquire alone
+        // would let the store and the load pass each other.
+        slots_[slot].write_fd.store(-1, std::memory_order_seq_cst);
+        while (slots_[slot].in_handler.load(std::memory_order_seq_cst) != 0) {
         }
     }
 
@@ -139,8 +142,8 @@ private:
         }
         for (Slot& slot : table.slots_) {
             if (!(slot.watched.load(std::memory_order_acquire) & bit(signo))) continue;
-            slot.in_handler.fetch_add(1, std::memory_order_acq_rel);
-            const int fd = slot.write_fd.load(std::memory_order_acquire);
+            slot.in_handler.fetch_add(1, std::memory_order_seq_cst);
+            const int fd = slot.write_fd.load(std::memory_order_seq_cst);
             if (fd >= 0) {
                 slot.pending.fetch_or(bit(signo), std::memory_order_acq_rel);
                 const char byte = 1;

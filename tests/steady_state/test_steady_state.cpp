@@ -1,0 +1,340 @@
+// The I/O driver's steady state: a wait makes no epoll_ctl call and no heap allocation, counted
+// over 1,000 round trips. A program of its own: it replaces the global operator new/delete
+// (forwarding to malloc/free, which ASan intercepts as usual, and counting while
+// g_count_allocations is set), which would turn ASan's new/delete checks off for every other
+// test if it lived in aio_tests.
+#include <aio/io.hpp>
+#include <aio/aio.hpp>
+
+#include "catch.hpp"
+#include "io_test_util.hpp"
+#include "pipe.hpp"
+#include "test_util.hpp"
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <span>
+#include <system_error>
+#include <vector>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace std::chrono_literals;
+using aio::detail::IoDirection;
+using aio::detail::LoopAccess;
+using aio_test::Log;
+using aio_test::Pipe;
+using aio_test::Watchdog;
+
+using aio_test::io::bytes_in;
+using aio_test::io::bytes_of;
+using aio_test::io::describe;
+using aio_test::io::run_bounded;
+using aio_test::io::system_error_of;
+using aio_test::io::SystemError;
+
+// ---------------------------------------------------------------- allocation counter
+
+namespace {
+
+std::atomic<bool> g_count_allocations{false};
+std::atomic<std::uint64_t> g_allocations{0};
+
+void* counted_malloc(std::size_t size) noexcept {
+    if (g_count_allocations.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
+    return std::malloc(size == 0 ? 1 : size);
+}
+
+void* counted_aligned(std::size_t size, std::align_val_t alignment) noexcept {
+    if (g_count_allocations.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
+    std::size_t align = static_cast<std::size_t>(alignment);
+    if (align < sizeof(void*)) align = sizeof(void*);
+    void* p = nullptr;
+    return ::posix_memalign(&p, align, size == 0 ? 1 : size) == 0 ? p : nullptr;
+}
+
+void* counted_or_throw(void* p) {
+    if (!p) throw std::bad_alloc();
+    return p;
+}
+
+} // namespace
+
+void* operator new(std::size_t size) { return counted_or_throw(counted_malloc(size)); }
+void* operator new[](std::size_t size) { return counted_or_throw(counted_malloc(size)); }
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return counted_malloc(size); }
+void* operator new[](std::size_t size, const std::nothrow_t&) noexcept { return counted_malloc(size); }
+void* operator new(std::size_t size, std::align_val_t a) { return counted_or_throw(counted_aligned(size, a)); }
+void* operator new[](std::size_t size, std::align_val_t a) { return counted_or_throw(counted_aligned(size, a)); }
+void* operator new(std::size_t size, std::align_val_t a, const std::nothrow_t&) noexcept { return counted_aligned(size, a); }
+void* operator new[](std::size_t size, std::align_val_t a, const std::nothrow_t&) noexcept {
+    return counted_aligned(size, a);
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+
+// ---------------------------------------------------------------- 1. steady state: no epoll_ctl, no allocation
+
+namespace {
+
+constexpr int warmup_round_trips = 5;
+constexpr int measured_round_trips = 1000;
+constexpr int cooldown_round_trips = 3; // the ponger finishes after the window closes
+constexpr int total_round_trips = warmup_round_trips + measured_round_trips + cooldown_round_trips;
+constexpr std::size_t message_size = 1000;
+
+/// What the measured window saw: epoll_ctl calls and heap allocations between start() and stop().
+struct SteadyStateMeter {
+    aio::detail::IoDriver& io;
+    std::uint64_t control_calls_at_start = 0, control_calls = 0;
+    std::uint64_t allocations_at_start = 0, allocations = 0;
+    std::uint64_t waits = 0; // suspensions (wait_readable / read_some) inside the window
+    bool measuring = false;
+    bool measured = false;
+    int errors = 0; // short or failed syscalls, wrong bytes (no Catch macro inside the window)
+
+    void start() {
+        control_calls_at_start = io.control_calls();
+        allocations_at_start = g_allocations.load();
+        measuring = true;
+        g_count_allocations.store(true);
+    }
+    void stop() {
+        g_count_allocations.store(false);
+        measuring = false;
+        measured = true;
+        allocations = g_allocations.load() - allocations_at_start;
+        control_calls = io.control_calls() - control_calls_at_start;
+    }
+};
+
+} // namespace
+
+TEST_CASE("io driver: the allocation counter of this file counts", "[io_driver][steady]") {
+    // The zero the steady-state test expects must not be a counter that never counts.
+    const std::uint64_t before = g_allocations.load();
+    g_count_allocations.store(true);
+    void* p = ::operator new(16); // an explicit call: never elided
+    g_count_allocations.store(false);
+    ::operator delete(p);
+    REQUIRE(g_allocations.load() - before == 1);
+}
+
+TEST_CASE("io driver: ping-pong with wait_readable + read/write makes no epoll_ctl call and no allocation",
+          "[io_driver][steady]") {
+    const int fds_before = aio_test::open_fd_count();
+    {
+        Pipe ping, pong;
+        aio::EventLoop loop;
+        SteadyStateMeter meter{LoopAccess::io(loop)};
+        std::uint64_t ponger_bytes = 0;
+
+        // Reads exactly message_size bytes, waiting with wait_readable: inline in each task's
+        // loop (no child coroutine, whose frame would be an allocation).
+        auto pinger = [&]() -> aio::Task<> {
+            std::array<char, message_size> buf{};
+            for (int i = 0; i < total_round_trips; ++i) {
+                if (i == warmup_round_trips) meter.start();
+                if (i == warmup_round_trips + measured_round_trips) meter.stop();
+                buf[0] = static_cast<char>(i);
+                if (::write(ping.w, buf.data(), message_size) != static_cast<ssize_t>(message_size)) ++meter.errors;
+                std::size_t got = 0;
+                int empty_wakes = 0;
+                while (got < message_size) {
+                    co_await aio::wait_readable(pong.r);
+                    if (meter.measuring) ++meter.waits;
+                    const ssize_t n = ::read(pong.r, buf.data() + got, message_size - got);
+                    if (n > 0)
+                        got += static_cast<std::size_t>(n);
+                    else if (n == 0 || errno != EAGAIN || ++empty_wakes > 100) { // a spinning wait fails
+                        ++meter.errors;
+                        break;
+                    }
+                }
+                if (buf[0] != static_cast<char>(i)) ++meter.errors;
+            }
+        };
+        auto ponger = [&]() -> aio::Task<> {
+            std::array<char, message_size> buf{};
+            for (int i = 0; i < total_round_trips; ++i) {
+                std::size_t got = 0;
+                int empty_wakes = 0;
+                while (got < message_size) {
+                    co_await aio::wait_readable(ping.r);
+                    if (meter.measuring) ++meter.waits;
+                    const ssize_t n = ::read(ping.r, buf.data() + got, message_size - got);
+                    if (n > 0)
+                        got += static_cast<std::size_t>(n);
+                    else if (n == 0 || errno != EAGAIN || ++empty_wakes > 100) { // a spinning wait fails
+                        ++meter.errors;
+                        break;
+                    }
+                }
+                ponger_bytes += got;
+                if (::write(pong.w, buf.data(), message_size) != static_cast<ssize_t>(message_size)) ++meter.errors;
+            }
+        };
+        auto body = [&]() -> aio::Task<> {
+            auto a = aio::create_task(pinger());
+            auto b = aio::create_task(ponger());
+            co_await a;
+            co_await b;
+        };
+        run_bounded(loop, body());
+
+        WARN("wait_readable + ::read/::write ping-pong, " << measured_round_trips << " round trips of "
+                                                          << message_size << " bytes after " << warmup_round_trips
+                                                          << " warm-up ones: " << meter.waits << " waits, "
+                                                          << meter.control_calls << " epoll_ctl calls, "
+                                                          << meter.allocations << " heap allocations");
+        REQUIRE(meter.measured);
+        CHECK(meter.errors == 0);
+        CHECK(ponger_bytes == std::uint64_t{total_round_trips} * message_size);
+        CHECK(meter.waits == 2 * measured_round_trips); // each side woke once per round trip, with the data
+        CHECK(meter.control_calls == 0);
+        CHECK(meter.allocations == 0);
+    }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
+}
+
+TEST_CASE("io driver: ping-pong with read_some/write_some makes no epoll_ctl call and no allocation",
+          "[io_driver][steady]") {
+    const int fds_before = aio_test::open_fd_count();
+    {
+        Pipe ping, pong;
+        aio::EventLoop loop;
+        SteadyStateMeter meter{LoopAccess::io(loop)};
+        std::uint64_t ponger_bytes = 0;
+
+        auto pinger = [&]() -> aio::Task<> {
+            std::array<char, message_size> buf{};
+            for (int i = 0; i < total_round_trips; ++i) {
+                if (i == warmup_round_trips) meter.start();
+                if (i == warmup_round_trips + measured_round_trips) meter.stop();
+                buf[0] = static_cast<char>(i);
+                if (co_await aio::write_some(ping.w, bytes_of(buf)) != message_size) ++meter.errors;
+                std::size_t got = 0;
+                while (got < message_size) {
+                    const std::size_t n = co_await aio::read_some(pong.r, bytes_of(buf).subspan(got));
+                    if (meter.measuring) ++meter.waits;
+                    if (n == 0) {
+                        ++meter.errors;
+                        break;
+                    }
+                    got += n;
+                }
+                if (buf[0] != static_cast<char>(i)) ++meter.errors;
+            }
+        };
+        auto ponger = [&]() -> aio::Task<> {
+            std::array<char, message_size> buf{};
+            for (int i = 0; i < total_round_trips; ++i) {
+                std::size_t got = 0;
+                while (got < message_size) {
+                    const std::size_t n = co_await aio::read_some(ping.r, bytes_of(buf).subspan(got));
+                    if (meter.measuring) ++meter.waits;
+                    if (n == 0) {
+                        ++meter.errors;
+                        break;
+                    }
+                    got += n;
+                }
+                ponger_bytes += got;
+                if (co_await aio::write_some(pong.w, bytes_of(buf)) != message_size) ++meter.errors;
+            }
+        };
+        auto body = [&]() -> aio::Task<> {
+            auto a = aio::create_task(pinger());
+            auto b = aio::create_task(ponger());
+            co_await a;
+            co_await b;
+        };
+        run_bounded(loop, body());
+
+        WARN("read_some/write_some ping-pong, " << measured_round_trips << " round trips of " << message_size
+                                                << " bytes after " << warmup_round_trips << " warm-up ones: "
+                                                << meter.waits << " reads, " << meter.control_calls
+                                                << " epoll_ctl calls, " << meter.allocations << " heap allocations");
+        REQUIRE(meter.measured);
+        CHECK(meter.errors == 0);
+        CHECK(ponger_bytes == std::uint64_t{total_round_trips} * message_size);
+        CHECK(meter.waits == 2 * measured_round_trips); // one read per message on each side
+        CHECK(meter.control_calls == 0);
+        CHECK(meter.allocations == 0);
+    }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
+}
+
+TEST_CASE("io driver: a fresh fd costs one epoll_ctl (the registration), close_fd one (the removal), waits none",
+          "[io_driver][steady]") {
+    const int fds_before = aio_test::open_fd_count();
+    {
+        Pipe p;
+        aio::EventLoop loop;
+        auto& io = LoopAccess::io(loop);
+        std::vector<std::uint64_t> deltas; // control calls made by each step below
+        std::vector<std::size_t> registered;
+        auto body = [&]() -> aio::Task<> {
+            const std::size_t base = io.registered_count();
+            std::uint64_t c = io.control_calls();
+            auto step = [&] {
+                deltas.push_back(io.control_calls() - c);
+                registered.push_back(io.registered_count() - base);
+                c = io.control_calls();
+            };
+            co_await aio::wait_writable(p.w); // fresh fd: registered
+            step();
+            co_await aio::wait_writable(p.w); // registered already
+            co_await aio::wait_writable(p.w);
+            step();
+            const std::string x = "x";
+            co_await aio::write_some(p.w, bytes_of(x)); // the same registration serves operations
+            step();
+            loop.add_reader(p.r, [] {}); // another fresh fd: registered
+            step();
+            loop.remove_reader(p.r); // stays registered
+            loop.add_reader(p.r, [] {});
+            loop.remove_reader(p.r);
+            co_await aio::wait_readable(p.r);
+            step();
+            aio::close_fd(p.w); // removed
+            p.w = -1;
+            step();
+            aio::close_fd(p.r);
+            p.r = -1;
+            step();
+        };
+        run_bounded(loop, body());
+        CHECK(deltas == std::vector<std::uint64_t>{1, 0, 0, 1, 0, 1, 1});
+        CHECK(registered == std::vector<std::size_t>{1, 1, 1, 2, 2, 1, 0});
+    }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
+}
+
