@@ -28,7 +28,7 @@ class ExecutorAwaiter;
 template <class R>
 class ExecutorCall {
 public:
-    explicit ExecutorCall(std::shared_ptr<ThreadsafeInbox> inbox) : inbox_(std::move(inbox)) {}
+    explicit ExecutorCall(const InboxRef& inbox) : inbox_(inbox) {}
 
     template <class F>
     void run_and_post(F& fn, const std::shared_ptr<ExecutorCall>& self) noexcept {
@@ -65,7 +65,7 @@ public:
     LoopCore* loop = nullptr;
 
 private:
-    std::shared_ptr<ThreadsafeInbox> inbox_;
+    InboxRef inbox_;
 };
 
 template <class R>

@@ -58,7 +58,6 @@
 #include <span>
 #include <string>
 #include <system_error>
-#include <vector>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -69,6 +68,7 @@
 
 #include <aio/config.hpp>
 #include <aio/detail/callback.hpp>
+#include <aio/detail/pod_array.hpp>
 #include <aio/detail/poller.hpp>
 #include <aio/detail/promise_base.hpp>
 #include <aio/detail/ready_queue.hpp>
@@ -489,7 +489,7 @@ private:
 
     LoopCore& loop_;
     Poller poller_;
-    std::vector<IoRegistration*> by_fd_;
+    PodArray<IoRegistration*> by_fd_;
     IoRegistration* allocated_ = nullptr; // all of them, linked through next_allocated
     IoRegistration* free_ = nullptr;       // retired ones, for reuse
 };

@@ -48,7 +48,7 @@ class LoopCore {
 public:
     LoopCore(EventLoop& owner, LoopOptions options)
         : owner_(&owner), debug_(options.debug), clock_(options.virtual_time),
-          inbox_(std::make_shared<ThreadsafeInbox>()) {}
+          inbox_() {}
     LoopCore(const LoopCore&) = delete;
     LoopCore& operator=(const LoopCore&) = delete;
 
@@ -72,7 +72,7 @@ public:
     bool debug() const noexcept { return debug_; }
     PromiseBase* current_task() const noexcept { return current_task_; }
     TaskRegistry& tasks() noexcept { return tasks_; }
-    const std::shared_ptr<ThreadsafeInbox>& inbox() const noexcept { return inbox_; }
+    const InboxRef& inbox() const noexcept { return inbox_; }
     /// The loop's I/O driver (io_driver.hpp).
     IoDriver& io() const noexcept { return *io_; }
 
@@ -139,7 +139,7 @@ protected:
     LoopClock clock_;
     TaskRegistry tasks_;
     PromiseBase* current_task_ = nullptr;
-    std::shared_ptr<ThreadsafeInbox> inbox_;
+    InboxRef inbox_;
     IoDriver* io_ = nullptr; // the EventLoop's, set by its constructor
     std::function<void(EventLoop&, const ExceptionContext&)> exception_handler_;
 };

@@ -6,7 +6,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <aio/detail/algorithm.hpp>
-#include <memory>
 #include <utility>
 
 #include <aio/config.hpp>
@@ -51,7 +50,7 @@ public:
 
     /// Makes everything queued so far the current batch and returns its size.
     std::size_t begin_batch() noexcept {
-        std::swap(batch_, next_);
+        batch_.swap(next_);
         next_.size = 0;
         return batch_.size;
     }
@@ -68,15 +67,25 @@ public:
 private:
     static constexpr std::size_t initial_capacity = 256;
 
+    // A plain array (not unique_ptr or vector): the queue is in every program, and at -O0 each
+    // standard template it instantiates is compiled into every unit that runs a loop.
     struct Buffer {
-        explicit Buffer(std::size_t n) : items(std::make_unique<ReadyItem[]>(n)), capacity(n) {}
+        explicit Buffer(std::size_t n) : items(new ReadyItem[n]), capacity(n) {}
+        Buffer(const Buffer&) = delete;
+        Buffer& operator=(const Buffer&) = delete;
+        ~Buffer() { delete[] items; }
         AIO_NOINLINE void grow() {
-            auto bigger = std::make_unique<ReadyItem[]>(capacity * 2);
-            std::copy(items.get(), items.get() + size, bigger.get());
-            items = std::move(bigger);
+            ReadyItem* bigger = new ReadyItem[capacity * 2];
+            std::copy(items, items + size, bigger);
+            delete[] std::exchange(items, bigger);
             capacity *= 2;
         }
-        std::unique_ptr<ReadyItem[]> items;
+        void swap(Buffer& other) noexcept {
+            std::swap(items, other.items);
+            std::swap(size, other.size);
+            std::swap(capacity, other.capacity);
+        }
+        ReadyItem* items;
         std::size_t size = 0;
         std::size_t capacity;
     };

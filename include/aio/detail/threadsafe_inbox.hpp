@@ -39,7 +39,7 @@ public:
     }
     ThreadsafeInbox(const ThreadsafeInbox&) = delete;
     ThreadsafeInbox& operator=(const ThreadsafeInbox&) = delete;
-    ~ThreadsafeInbox() {
+    ~ThreadsafeInbox() { // when the last InboxRef goes
         close();
         ::close(read_fd_);
         if (write_fd_ != read_fd_) ::close(write_fd_);
@@ -105,7 +105,14 @@ public:
         return closed_;
     }
 
+    // Shared by the loop and its executor calls (InboxRef); thread-safe.
+    void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+    void release() noexcept {
+        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    }
+
 private:
+    std::atomic<int> refs_{1};
     std::mutex mutex_;
     CallbackNode* head_ = nullptr; // posted callbacks, oldest first
     CallbackNode* tail_ = nullptr;
@@ -113,6 +120,21 @@ private:
     std::atomic<bool> signalled_{false};
     int read_fd_ = -1;
     int write_fd_ = -1;
+};
+
+/// Shares a ThreadsafeInbox between the loop and executor calls whose results may arrive
+/// after the loop is gone (an intrusive count rather than shared_ptr: the loop's every
+/// program compiles this, and shared_ptr's machinery is a good part of a small unit's -O0 time).
+class InboxRef {
+public:
+    InboxRef() : inbox_(new ThreadsafeInbox()) {}
+    InboxRef(const InboxRef& other) noexcept : inbox_(other.inbox_) { inbox_->add_ref(); }
+    InboxRef& operator=(const InboxRef&) = delete;
+    ~InboxRef() { inbox_->release(); }
+    ThreadsafeInbox* operator->() const noexcept { return inbox_; }
+
+private:
+    ThreadsafeInbox* inbox_;
 };
 
 } // namespace aio::detail

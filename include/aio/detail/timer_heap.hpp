@@ -15,9 +15,9 @@
 
 #include <aio/detail/algorithm.hpp>
 #include <cstdint>
-#include <vector>
 
 #include <aio/config.hpp>
+#include <aio/detail/pod_array.hpp>
 
 namespace aio::detail {
 
@@ -42,7 +42,7 @@ public:
             free_head_ = slots_[slot].next_free;
         } else {
             slot = static_cast<std::uint32_t>(slots_.size());
-            slots_.emplace_back();
+            slots_.push_back(Slot{});
         }
         std::uint64_t seq = next_seq_++;
         if (AIO_UNLIKELY(static_cast<std::uint32_t>(seq) == 0)) seq = next_seq_++; // 0 means "no timer"
@@ -151,7 +151,7 @@ private:
             run_.clear();
             run_head_ = 0;
         } else if (run_head_ >= 1024 && run_head_ * 2 >= run_.size()) {
-            run_.erase(run_.begin(), run_.begin() + static_cast<std::ptrdiff_t>(run_head_)); // O(1) amortized
+            run_.erase_front(run_head_); // O(1) amortized
             run_head_ = 0;
         }
     }
@@ -212,18 +212,18 @@ private:
     }
 
     void purge() {
-        run_.erase(run_.begin(), run_.begin() + static_cast<std::ptrdiff_t>(run_head_));
+        run_.erase_front(run_head_);
         run_head_ = 0;
-        std::erase_if(run_, [this](const Entry& e) { return !live(e); }); // stays sorted
-        std::erase_if(heap_, [this](const Entry& e) { return !live(e); });
+        run_.erase_if([this](const Entry& e) { return !live(e); }); // stays sorted
+        heap_.erase_if([this](const Entry& e) { return !live(e); });
         for (std::size_t i = heap_.size() / arity + 1; i-- > 0;) sift_down(i);
         stale_ = 0;
     }
 
-    std::vector<Entry> run_; // sorted by (deadline, seq) from run_head_ on
+    PodArray<Entry> run_; // sorted by (deadline, seq) from run_head_ on
     std::size_t run_head_ = 0;
-    std::vector<Entry> heap_;
-    std::vector<Slot> slots_;
+    PodArray<Entry> heap_;
+    PodArray<Slot> slots_;
     std::uint32_t free_head_ = no_slot; // free slots, linked through Slot::next_free
     std::size_t stale_ = 0;
     std::uint64_t next_seq_ = 1;
