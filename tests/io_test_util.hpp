@@ -1,12 +1,15 @@
-// Helpers the I/O driver's tests share (test_io_driver.cpp, steady_state/test_steady_state.cpp).
+// Helpers the I/O and signal drivers' tests share (test_io_driver.cpp,
+// steady_state/test_steady_state.cpp, test_signals_driver.cpp).
 #pragma once
 
 #include <aio/aio.hpp>
 
+#include "combinator_util.hpp"
 #include "pipe.hpp"
 #include "test_util.hpp"
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <exception>
@@ -14,28 +17,22 @@
 #include <string>
 #include <system_error>
 
+#include <signal.h>
 #include <sys/ioctl.h>
 
 namespace aio_test::io {
 
-/// "ok", "CancelledError: <message>", "TimeoutError", "RuntimeError: <what>",
-/// "system_error <errno>: <what>", "error: <what>".
+/// How `e` ended: "ok" when nothing was thrown, "system_error <errno>: <what>" (the drivers'
+/// errors carry an errno), else aio_test::describe's words ("CancelledError: <message>",
+/// "TimeoutError", "RuntimeError: <what>", "error: <what>", ...).
 inline std::string describe(const std::exception_ptr& e) {
     if (!e) return "ok";
     try {
         std::rethrow_exception(e);
-    } catch (const aio::CancelledError& c) {
-        return "CancelledError: " + c.message();
-    } catch (const aio::TimeoutError&) {
-        return "TimeoutError";
-    } catch (const aio::RuntimeError& r) {
-        return std::string("RuntimeError: ") + r.what();
     } catch (const std::system_error& s) {
         return "system_error " + std::to_string(s.code().value()) + ": " + s.what();
-    } catch (const std::exception& x) {
-        return std::string("error: ") + x.what();
     } catch (...) {
-        return "unknown";
+        return aio_test::describe(std::current_exception());
     }
 }
 
@@ -80,5 +77,42 @@ inline std::span<std::byte> bytes_of(std::array<char, 1000>& a) { return std::as
 
 /// A string's bytes, for write_some.
 inline std::span<const std::byte> bytes_of(const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); }
+
+// ---------------------------------------------------------------- signal dispositions
+
+/// How many times baseline_handler has run, on any thread.
+inline std::atomic<int> baseline_handler_calls{0};
+
+/// The disposition BaselineHandler installs: it only counts, so a stray signal never kills the
+/// test program, and a test can tell whether a signal reached it or aio's handler.
+inline void baseline_handler(int) { baseline_handler_calls.fetch_add(1); }
+
+/// Saves a signal's disposition, installs baseline_handler as the "previous" one (the one aio
+/// must restore when its last watcher leaves) and puts the saved one back at scope end.
+class BaselineHandler {
+public:
+    explicit BaselineHandler(int signo) : signo_(signo) {
+        struct sigaction ours {};
+        ours.sa_handler = &baseline_handler;
+        sigemptyset(&ours.sa_mask);
+        ::sigaction(signo_, &ours, &saved_);
+    }
+    BaselineHandler(const BaselineHandler&) = delete;
+    BaselineHandler& operator=(const BaselineHandler&) = delete;
+    ~BaselineHandler() { ::sigaction(signo_, &saved_, nullptr); }
+
+private:
+    int signo_;
+    struct sigaction saved_ {};
+};
+
+using HandlerFn = void (*)(int);
+
+/// The handler installed for `signo` now.
+inline HandlerFn current_handler(int signo) {
+    struct sigaction now {};
+    ::sigaction(signo, nullptr, &now);
+    return now.sa_handler;
+}
 
 } // namespace aio_test::io

@@ -45,9 +45,14 @@ using aio_test::Log;
 using aio_test::Pipe;
 using aio_test::Watchdog;
 
+using aio_test::io::baseline_handler;
+using aio_test::io::baseline_handler_calls;
+using aio_test::io::BaselineHandler;
 using aio_test::io::bytes_in;
 using aio_test::io::bytes_of;
+using aio_test::io::current_handler;
 using aio_test::io::describe;
+using aio_test::io::HandlerFn;
 using aio_test::io::run_bounded;
 using aio_test::io::system_error_of;
 using aio_test::io::SystemError;
@@ -219,6 +224,32 @@ TEST_CASE("io driver: wait_readable does not remove an add_reader callback on th
 
 // ---------------------------------------------------------------- 3. add_reader is level-triggered
 
+namespace {
+
+/// Runs `loop` for `iterations` iterations and gives the value of `runs` at each: a callback
+/// that reschedules itself runs once per iteration and samples it there, then calls
+/// `after_sample(k)` (k = 1, 2, ...). Under a watchdog: a loop that stops iterating fails.
+std::vector<int> runs_at_each_iteration(aio::EventLoop& loop, const int& runs, int iterations,
+                                        const std::function<void(int)>& after_sample = [](int) {}) {
+    std::vector<int> samples;
+    int iteration = 0;
+    std::function<void()> tick = [&] {
+        samples.push_back(runs);
+        after_sample(++iteration);
+        if (iteration < iterations)
+            loop.call_soon(tick);
+        else
+            loop.stop();
+    };
+    loop.call_soon(tick);
+    Watchdog watchdog(loop, 20s);
+    loop.run_forever();
+    CHECK_FALSE(watchdog.fired());
+    return samples;
+}
+
+} // namespace
+
 TEST_CASE("io driver: add_reader is level-triggered: an undrained pipe calls back once per iteration until drained",
           "[io_driver][callbacks]") {
     Pipe p;
@@ -226,24 +257,10 @@ TEST_CASE("io driver: add_reader is level-triggered: an undrained pipe calls bac
     p.write("abc");
     int runs = 0;
     loop.add_reader(p.r, [&] { ++runs; }); // never reads
-    // A callback that reschedules itself runs once per iteration: it samples `runs` there.
-    std::vector<int> runs_at_iteration;
-    int iteration = 0;
     std::string drained;
-    std::function<void()> tick = [&] {
-        runs_at_iteration.push_back(runs);
-        if (++iteration == 5) drained = p.read_available();
-        if (iteration < 10)
-            loop.call_soon(tick);
-        else
-            loop.stop();
-    };
-    loop.call_soon(tick);
-    {
-        Watchdog watchdog(loop, 20s);
-        loop.run_forever();
-        CHECK_FALSE(watchdog.fired());
-    }
+    const std::vector<int> runs_at_iteration = runs_at_each_iteration(loop, runs, 10, [&](int iteration) {
+        if (iteration == 5) drained = p.read_available();
+    });
     CHECK(drained == "abc");
     // Once per iteration while data remains (the reader runs before the tick in each batch);
     // once more on the iteration after the drain (it was queued before it), then never.
@@ -265,21 +282,7 @@ TEST_CASE("io driver: an exception in an add_reader callback goes to the excepti
         ++runs;
         if (runs <= 2) throw std::runtime_error("reader failed " + std::to_string(runs));
     });
-    int iteration = 0;
-    std::vector<int> runs_at_iteration;
-    std::function<void()> tick = [&] {
-        runs_at_iteration.push_back(runs);
-        if (++iteration < 5)
-            loop.call_soon(tick);
-        else
-            loop.stop();
-    };
-    loop.call_soon(tick);
-    {
-        Watchdog watchdog(loop, 20s);
-        loop.run_forever();
-        CHECK_FALSE(watchdog.fired());
-    }
+    const std::vector<int> runs_at_iteration = runs_at_each_iteration(loop, runs, 5);
     CHECK(reports == Log{"exception in callback / error: reader failed 1", "exception in callback / error: reader failed 2"});
     CHECK(runs_at_iteration == std::vector<int>{1, 2, 3, 4, 5});
     CHECK(loop.remove_reader(p.r));
@@ -514,10 +517,20 @@ TEST_CASE("io driver: read_some returns 0 at end of file", "[io_driver][ops]") {
     CHECK(std::string(buf.data(), 2) == "ab");
 }
 
-TEST_CASE("io driver: write_some to a pipe whose reader is gone throws EPIPE, and SIGPIPE does not kill the program",
-          "[io_driver][ops][signal]") {
-    // In a child with SIGPIPE at its default disposition, as in a plain program: a pipe write
-    // with no reader raises SIGPIPE unless the library prevents it.
+namespace {
+
+/// How a forked child ended and what it reported.
+struct ChildReport {
+    std::string outcome; // what the child's function returned
+    int status = 0;      // from waitpid
+};
+
+/// Runs `fn` (returning a std::string) in a forked child, for tests that need a process of
+/// their own: a signal disposition is process-wide, and a child may be killed by a signal.
+/// The child has 10 s (alarm); an exception escaping `fn` is reported, never left to run
+/// the rest of the test program in the child.
+template <class F>
+ChildReport run_in_child(F fn) {
     int report[2];
     REQUIRE(::pipe2(report, O_CLOEXEC) == 0);
     const pid_t child = ::fork();
@@ -525,8 +538,34 @@ TEST_CASE("io driver: write_some to a pipe whose reader is gone throws EPIPE, an
     if (child == 0) {
         ::close(report[0]);
         ::alarm(10);
-        std::signal(SIGPIPE, SIG_DFL);
         std::string outcome;
+        try {
+            outcome = fn();
+        } catch (...) {
+            outcome = "the child threw: " + describe(std::current_exception());
+        }
+        [[maybe_unused]] auto n = ::write(report[1], outcome.data(), outcome.size());
+        ::_exit(0);
+    }
+    ::close(report[1]);
+    ChildReport r;
+    char buf[256];
+    for (ssize_t n; (n = ::read(report[0], buf, sizeof buf)) > 0;) r.outcome.append(buf, static_cast<std::size_t>(n));
+    ::close(report[0]);
+    REQUIRE(::waitpid(child, &r.status, 0) == child);
+    return r;
+}
+
+void custom_sigpipe_handler(int) {}
+
+} // namespace
+
+TEST_CASE("io driver: write_some to a pipe whose reader is gone throws EPIPE, and SIGPIPE does not kill the program",
+          "[io_driver][ops][signal]") {
+    // In a child with SIGPIPE at its default disposition, as in a plain program: a pipe write
+    // with no reader raises SIGPIPE unless the library prevents it.
+    const ChildReport child = run_in_child([] {
+        std::signal(SIGPIPE, SIG_DFL);
         try {
             Pipe p;
             p.close_read();
@@ -535,72 +574,40 @@ TEST_CASE("io driver: write_some to a pipe whose reader is gone throws EPIPE, an
                 const std::string x = "x";
                 co_return co_await aio_test::error_of(aio::write_some(p.w, bytes_of(x)));
             };
-            outcome = describe(loop.run_until_complete(body()));
+            return describe(loop.run_until_complete(body()));
         } catch (...) {
-            outcome = "the loop threw: " + describe(std::current_exception());
+            return "the loop threw: " + describe(std::current_exception());
         }
-        [[maybe_unused]] auto n = ::write(report[1], outcome.data(), outcome.size());
-        ::_exit(0);
-    }
-    ::close(report[1]);
-    std::string outcome;
-    char buf[256];
-    for (ssize_t n; (n = ::read(report[0], buf, sizeof buf)) > 0;) outcome.append(buf, static_cast<std::size_t>(n));
-    ::close(report[0]);
-    int status = 0;
-    REQUIRE(::waitpid(child, &status, 0) == child);
-    const bool killed = WIFSIGNALED(status);
-    const int killed_by = killed ? WTERMSIG(status) : 0;
+    });
+    const bool killed = WIFSIGNALED(child.status);
+    const int killed_by = killed ? WTERMSIG(child.status) : 0;
     INFO("child: " << (killed ? "killed by signal " + std::to_string(killed_by) +
                                     (killed_by == SIGPIPE ? " (SIGPIPE)" : "")
-                              : "exited with " + std::to_string(WEXITSTATUS(status))));
-    INFO("outcome: " << outcome);
+                              : "exited with " + std::to_string(WEXITSTATUS(child.status))));
+    INFO("outcome: " << child.outcome);
     CHECK_FALSE(killed);
     CHECK(killed_by != SIGPIPE);
-    CHECK_THAT(outcome, Catch::StartsWith("system_error " + std::to_string(EPIPE) + ": write on fd "));
+    CHECK_THAT(child.outcome, Catch::StartsWith("system_error " + std::to_string(EPIPE) + ": write on fd "));
 }
-
-namespace {
-void custom_sigpipe_handler(int) {}
-} // namespace
 
 TEST_CASE("io driver: a loop ignores SIGPIPE only when it is at its default disposition", "[io_driver][signal]") {
     // In a child: the disposition is process-wide, and this process's loops changed it already.
-    int report[2];
-    REQUIRE(::pipe2(report, O_CLOEXEC) == 0);
-    const pid_t child = ::fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
-        ::close(report[0]);
-        ::alarm(10);
-        auto handler = [] {
-            struct sigaction now {};
-            ::sigaction(SIGPIPE, nullptr, &now);
-            return now.sa_handler;
-        };
+    const ChildReport child = run_in_child([] {
         std::string outcome;
         std::signal(SIGPIPE, SIG_DFL);
         {
             aio::EventLoop loop;
-            outcome += handler() == SIG_IGN ? "default->ignored;" : "default->not ignored;";
+            outcome += current_handler(SIGPIPE) == SIG_IGN ? "default->ignored;" : "default->not ignored;";
         }
         std::signal(SIGPIPE, &custom_sigpipe_handler);
         {
             aio::EventLoop loop;
-            outcome += handler() == &custom_sigpipe_handler ? "custom->kept" : "custom->replaced";
+            outcome += current_handler(SIGPIPE) == &custom_sigpipe_handler ? "custom->kept" : "custom->replaced";
         }
-        [[maybe_unused]] auto n = ::write(report[1], outcome.data(), outcome.size());
-        ::_exit(0);
-    }
-    ::close(report[1]);
-    std::string outcome;
-    char buf[256];
-    for (ssize_t n; (n = ::read(report[0], buf, sizeof buf)) > 0;) outcome.append(buf, static_cast<std::size_t>(n));
-    ::close(report[0]);
-    int status = 0;
-    REQUIRE(::waitpid(child, &status, 0) == child);
-    CHECK(WIFEXITED(status));
-    CHECK(outcome == "default->ignored;custom->kept");
+        return outcome;
+    });
+    CHECK(WIFEXITED(child.status));
+    CHECK(child.outcome == "default->ignored;custom->kept");
 }
 
 TEST_CASE("io driver: read_some is cancel-safe: data read for a task cancelled before it resumed is returned",
@@ -748,39 +755,6 @@ TEST_CASE("io driver: wait_readable after the caller drained the pipe suspends (
 
 // ---------------------------------------------------------------- 7. the signal driver (one thread)
 
-namespace {
-
-std::atomic<int> g_usr1_baseline_calls{0};
-void usr1_baseline_handler(int) { g_usr1_baseline_calls.fetch_add(1); }
-
-/// Saves a signal's disposition, installs a counting handler as the "previous" one (so a stray
-/// signal never kills the test program) and restores the saved one at scope end.
-class BaselineHandler {
-public:
-    explicit BaselineHandler(int signo) : signo_(signo) {
-        struct sigaction ours {};
-        ours.sa_handler = &usr1_baseline_handler;
-        sigemptyset(&ours.sa_mask);
-        ::sigaction(signo_, &ours, &saved_);
-    }
-    BaselineHandler(const BaselineHandler&) = delete;
-    BaselineHandler& operator=(const BaselineHandler&) = delete;
-    ~BaselineHandler() { ::sigaction(signo_, &saved_, nullptr); }
-
-private:
-    int signo_;
-    struct sigaction saved_ {};
-};
-
-using HandlerFn = void (*)(int);
-HandlerFn current_handler(int signo) {
-    struct sigaction now {};
-    ::sigaction(signo, nullptr, &now);
-    return now.sa_handler;
-}
-
-} // namespace
-
 TEST_CASE("signal driver: a watched signal runs its callback on the loop, as a callback, not in the OS handler",
           "[io_driver][signal]") {
     const int fds_before = aio_test::open_fd_count();
@@ -801,8 +775,8 @@ TEST_CASE("signal driver: a watched signal runs its callback on the loop, as a c
                                                    arrived.set();
                                                }));
         CHECK(signals.watching(SIGUSR1));
-        CHECK(current_handler(SIGUSR1) != &usr1_baseline_handler);
-        const int baseline_calls = g_usr1_baseline_calls.load();
+        CHECK(current_handler(SIGUSR1) != &baseline_handler);
+        const int baseline_calls = baseline_handler_calls.load();
         int runs_right_after_kill = -1;
         std::string outcome;
         auto body = [&]() -> aio::Task<> {
@@ -819,11 +793,11 @@ TEST_CASE("signal driver: a watched signal runs its callback on the loop, as a c
         CHECK(runs == 1);
         CHECK(on_the_loop);
         CHECK_FALSE(in_a_task);
-        CHECK(g_usr1_baseline_calls.load() == baseline_calls); // replaced while watched, not chained
+        CHECK(baseline_handler_calls.load() == baseline_calls); // replaced while watched, not chained
         CHECK(signals.unwatch(id));
         CHECK_FALSE(signals.unwatch(id));
         CHECK_FALSE(signals.watching(SIGUSR1));
-        CHECK(current_handler(SIGUSR1) == &usr1_baseline_handler);
+        CHECK(current_handler(SIGUSR1) == &baseline_handler);
     }
     REQUIRE(aio_test::open_fd_count() == fds_before); // the loop's signal pipe is closed with it
 }
@@ -836,16 +810,16 @@ TEST_CASE("signal driver: the previous disposition comes back when the last watc
     const std::uint64_t second = signals.watch(SIGUSR1, aio::detail::make_callback([] {}));
     CHECK(first != second);
     const HandlerFn watched = current_handler(SIGUSR1);
-    CHECK(watched != &usr1_baseline_handler);
+    CHECK(watched != &baseline_handler);
     CHECK(watched != SIG_DFL);
     CHECK(signals.unwatch(first));
     CHECK(current_handler(SIGUSR1) == watched); // one watcher left
     CHECK(signals.unwatch(second));
-    CHECK(current_handler(SIGUSR1) == &usr1_baseline_handler);
+    CHECK(current_handler(SIGUSR1) == &baseline_handler);
     CHECK_FALSE(signals.unwatch(second));
-    const int calls = g_usr1_baseline_calls.load();
+    const int calls = baseline_handler_calls.load();
     REQUIRE(::raise(SIGUSR1) == 0); // delivered to this thread before raise returns
-    CHECK(g_usr1_baseline_calls.load() == calls + 1);
+    CHECK(baseline_handler_calls.load() == calls + 1);
 }
 
 TEST_CASE("signal driver: SIGKILL, SIGSTOP and numbers out of range cannot be watched (EINVAL)",

@@ -10,6 +10,7 @@
 #include <aio/aio.hpp>
 
 #include "catch.hpp"
+#include "io_test_util.hpp"
 #include "loop_thread.hpp"
 #include "test_util.hpp"
 
@@ -31,53 +32,14 @@
 using namespace std::chrono_literals;
 using aio::detail::LoopAccess;
 using aio_test::LoopThread;
+using aio_test::io::baseline_handler;
+using aio_test::io::baseline_handler_calls;
+using aio_test::io::BaselineHandler;
+using aio_test::io::current_handler;
+using aio_test::io::describe;
+using aio_test::io::HandlerFn;
 
 namespace {
-
-std::atomic<int> g_baseline_calls{0};
-void baseline_handler(int) { g_baseline_calls.fetch_add(1, std::memory_order_relaxed); }
-
-/// Saves a signal's disposition, installs baseline_handler as the one aio must restore, and
-/// puts the saved one back at scope end.
-class BaselineHandler {
-public:
-    explicit BaselineHandler(int signo) : signo_(signo) {
-        struct sigaction ours {};
-        ours.sa_handler = &baseline_handler;
-        sigemptyset(&ours.sa_mask);
-        ::sigaction(signo_, &ours, &saved_);
-    }
-    BaselineHandler(const BaselineHandler&) = delete;
-    BaselineHandler& operator=(const BaselineHandler&) = delete;
-    ~BaselineHandler() { ::sigaction(signo_, &saved_, nullptr); }
-
-private:
-    int signo_;
-    struct sigaction saved_ {};
-};
-
-using HandlerFn = void (*)(int);
-HandlerFn current_handler(int signo) {
-    struct sigaction now {};
-    ::sigaction(signo, nullptr, &now);
-    return now.sa_handler;
-}
-
-/// "ok", "TimeoutError", "CancelledError" or "error: <what>".
-std::string describe_outcome(const std::exception_ptr& e) {
-    if (!e) return "ok";
-    try {
-        std::rethrow_exception(e);
-    } catch (const aio::TimeoutError&) {
-        return "TimeoutError";
-    } catch (const aio::CancelledError&) {
-        return "CancelledError";
-    } catch (const std::exception& x) {
-        return std::string("error: ") + x.what();
-    } catch (...) {
-        return "unknown";
-    }
-}
 
 /// What one loop thread's watcher saw (written on that thread, read by the main thread after
 /// the futures are ready).
@@ -109,7 +71,7 @@ auto on_loop(LoopThread& thread, F fn) -> decltype(fn()) {
 
 TEST_CASE("signal driver: two loops in two threads watching SIGUSR2 each get it", "[threads][signal]") {
     const int fds_before = aio_test::open_fd_count();
-    const int baseline_calls = g_baseline_calls.load();
+    const int baseline_calls = baseline_handler_calls.load();
     {
         BaselineHandler baseline(SIGUSR2);
         Watcher wa, wb;
@@ -152,7 +114,7 @@ TEST_CASE("signal driver: two loops in two threads watching SIGUSR2 each get it"
         CHECK(wb.runs.load() == 2);
         CHECK(wa.always_on_loop_thread.load());
         CHECK(wb.always_on_loop_thread.load());
-        CHECK(g_baseline_calls.load() == baseline_calls); // aio's handler took both signals
+        CHECK(baseline_handler_calls.load() == baseline_calls); // aio's handler took both signals
     }
     REQUIRE(aio_test::open_fd_count() == fds_before); // both loops' signal pipes are closed
 }
@@ -190,13 +152,13 @@ TEST_CASE("signal driver: a storm of 10000 SIGUSR1 from another thread coalesces
                     if (::kill(::getpid(), SIGUSR1) == 0) sent.fetch_add(1, std::memory_order_relaxed);
                 loop.call_soon_threadsafe([&] { storm_over.set(); });
             });
-            storm_outcome = describe_outcome(co_await aio_test::error_of(aio::wait_for(storm_over.wait(), 60s)));
+            storm_outcome = describe(co_await aio_test::error_of(aio::wait_for(storm_over.wait(), 60s)));
             runs_during_storm = runs;
             // The last signal: raised on this thread, so its OS handler has run when raise()
             // returns. The callback must run at least once more.
             ::raise(SIGUSR1);
             runs_at_last_signal = runs; // the callback cannot run inside this task step
-            final_outcome = describe_outcome(co_await aio_test::error_of(aio::wait_for(ran_after_last.wait(), 5s)));
+            final_outcome = describe(co_await aio_test::error_of(aio::wait_for(ran_after_last.wait(), 5s)));
         };
         try {
             aio_test::Watchdog watchdog(loop, 90s);
