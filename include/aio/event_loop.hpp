@@ -231,11 +231,11 @@ public:
     auto run_in_executor(Executor* executor, F&& fn, Args&&... args);
 
     /// Replaces the default executor used by run_in_executor(nullptr, ...) and to_thread.
-    void set_default_executor(std::shared_ptr<Executor> executor) { default_executor_ = std::move(executor); }
+    void set_default_executor(std::shared_ptr<Executor> executor) { default_executor_.own(std::move(executor)); }
 
     /// Shuts the default executor down, waiting for its work (aio::run does this at exit).
     void shutdown_default_executor() {
-        if (auto executor = std::exchange(default_executor_, nullptr)) executor->shutdown(true);
+        default_executor_.shutdown();
     }
 
     // --- errors and debug ----------------------------------------------------------------------
@@ -374,12 +374,12 @@ private:
     void run_item_timed(detail::ReadyItem item) {
         const bool is_task = item.kind() != detail::ReadyItem::callback;
         const std::string name = is_task ? item.target<detail::PromiseBase>()->name() : std::string();
-        const auto start = Clock::now();
+        const std::int64_t start = detail::LoopClock::real_now_ns();
         run_item(item);
-        const auto took = Clock::now() - start;
-        if (took > slow_callback_duration)
-            call_exception_handler({std::string("executing ") + (is_task ? "a task step" : "a callback") + " took " +
-                                        std::to_string(std::chrono::duration<double>(took).count()) + " seconds",
+        const std::int64_t took_ns = detail::LoopClock::real_now_ns() - start;
+        if (took_ns > slow_callback_duration.count())
+            call_exception_handler({fmt::format("executing {} took {:.3f} seconds", is_task ? "a task step" : "a callback",
+                                                static_cast<double>(took_ns) / 1e9),
                                     nullptr, name});
     }
 
@@ -467,7 +467,7 @@ private:
     inline void close_tasks() noexcept;
 
     std::size_t steps_since_poll_ = 0;
-    std::shared_ptr<Executor> default_executor_;
+    detail::DefaultExecutor default_executor_;
     detail::IoDriver io_driver_;
     detail::SignalDriver signal_driver_;
 };

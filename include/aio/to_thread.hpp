@@ -137,8 +137,8 @@ template <class F, class... Args>
 auto EventLoop::run_in_executor(Executor* executor, F&& fn, Args&&... args) {
     using R = std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&...>;
     check_usable("run_in_executor");
-    if (!executor && !default_executor_) default_executor_ = std::make_shared<ThreadPool>(); // on first use
-    Executor& target = executor ? *executor : *default_executor_;
+    if (!executor && !default_executor_.get()) default_executor_.own(std::make_unique<ThreadPool>()); // on first use
+    Executor& target = executor ? *executor : *default_executor_.get();
     auto call = std::make_shared<detail::ExecutorCall<R>>(inbox_);
     call->loop = core();
     struct Bound {
