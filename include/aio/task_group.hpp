@@ -166,8 +166,7 @@ private:
             if (next_)
                 next_->prev_ = this;
             group_->joiners_ = this;
-            task_->wait_ = detail::WaitRef::to(*this);
-            task_->resume_point_ = h;
+            task_->park(h, detail::WaitRef::to(*this));
             return true;
         }
 

@@ -6,14 +6,14 @@
 // scheduled task holds one more for the loop until it finishes, so dropping every handle
 // never stops or leaks a running task.
 //
-// How an aio awaitable suspends a task (sleep.hpp is the shortest example):
+// How an aio awaitable suspends a task (sleep.hpp is the shortest example; the public
+// aio::CancellableAwaiter in awaiter.hpp packages the same steps):
 //   await_suspend(h):  PromiseBase& task = running_task(h);   // the task, not the lazy child
 //                      if (task.cancel_pending()) return false; // deliver it in await_resume
 //                      register somewhere that will wake the task later;
-//                      task.resume_point_ = h;                  // what the loop resumes
-//                      task.wait_ = WaitRef::to(*this);         // how cancel()/close() reach us
-//                      return true;
-//   wake-up:           task.wait_ = {}; task.loop_->schedule(task);  (exactly once)
+//                      task.park(h, WaitRef::to(*this));        // what the loop resumes, and
+//                      return true;                             // how cancel()/close() reach us
+//   wake-up:           task.wake();                             (exactly once)
 //   await_resume():    task.throw_if_cancelled(); then produce the result.
 //   on_cancel(msg):    disarm (the data must not be consumed) and return false, or pass the
 //                      cancellation on and return true if the wait will still wake the task.
@@ -41,7 +41,7 @@ namespace aio::detail {
 class PromiseBase;
 
 /// What a suspended task is waiting on, so that cancellation and loop teardown can reach it.
-/// An awaiter registers itself with `task.wait_ = WaitRef::to(*this)` and provides:
+/// An awaiter registers itself with `task.park(h, WaitRef::to(*this))` and provides:
 ///   bool on_cancel(const std::string& message);
 ///       The task was cancelled while waiting here. Return true if the wait stays armed and
 ///       will wake the task itself (it passed the cancellation on, e.g. to an awaited task);
