@@ -20,15 +20,15 @@
 // edge-triggered registration; a generic edge-triggered loop pays the same as an EAGAIN read).
 #include "bench_config.hpp"
 
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-
-#include <fcntl.h>
-#include <sys/epoll.h>
-#include <unistd.h>
 
 #if AIO_BENCH_WITH_ASIO
 #include <boost/asio/buffer.hpp>
@@ -58,7 +58,8 @@ struct Pipes {
     Pipes& operator=(const Pipes&) = delete;
     ~Pipes() {
         for (int fd : {p1[0], p1[1], p2[0], p2[1]})
-            if (fd >= 0) ::close(fd);
+            if (fd >= 0)
+                ::close(fd);
     }
     int a_in() const { return p2[0]; }
     int a_out() const { return p1[1]; }
@@ -75,10 +76,14 @@ inline bool read_byte(int fd) {
     char buf[16];
     for (;;) {
         ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n > 0) return true;
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
-        if (n == 0) errno = 0;
+        if (n > 0)
+            return true;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return false;
+        if (n == 0)
+            errno = 0;
         die("read (EOF or error)");
     }
 }
@@ -88,8 +93,10 @@ inline void write_byte(int fd) {
     char c = 'x';
     for (;;) {
         ssize_t n = ::write(fd, &c, 1);
-        if (n == 1) return;
-        if (n < 0 && errno == EINTR) continue;
+        if (n == 1)
+            return;
+        if (n < 0 && errno == EINTR)
+            continue;
         die("write");
     }
 }
@@ -104,12 +111,14 @@ using AioSide = aio::Task<> (*)(int in, int out, int rounds, bool starts);
 
 // Row "aio": readiness (wait_readable) + plain ::read / ::write.
 aio::Task<> aio_side_wait_readable(int in, int out, int rounds, bool starts) {
-    if (starts) write_byte(out);
+    if (starts)
+        write_byte(out);
     for (int i = 0; i < rounds; ++i) {
         do {
             co_await aio::wait_readable(in);
         } while (!read_byte(in));
-        if (!starts || i + 1 < rounds) write_byte(out);
+        if (!starts || i + 1 < rounds)
+            write_byte(out);
     }
 }
 
@@ -117,11 +126,14 @@ aio::Task<> aio_side_wait_readable(int in, int out, int rounds, bool starts) {
 aio::Task<> aio_side_read_some(int in, int out, int rounds, bool starts) {
     std::byte buf[16];
     const std::byte one[1] = {std::byte{'x'}};
-    if (starts) co_await aio::write_some(out, one);
+    if (starts)
+        co_await aio::write_some(out, one);
     for (int i = 0; i < rounds; ++i) {
         const std::size_t n = co_await aio::read_some(in, buf);
-        if (n == 0) die("read_some (EOF)");
-        if (!starts || i + 1 < rounds) co_await aio::write_some(out, one);
+        if (n == 0)
+            die("read_some (EOF)");
+        if (!starts || i + 1 < rounds)
+            co_await aio::write_some(out, one);
     }
 }
 
@@ -143,7 +155,7 @@ double run_aio() {
 }
 
 struct AioVariant {
-    const char* name;   // row name; the first one is "aio" (the one the target checks)
+    const char* name; // row name; the first one is "aio" (the one the target checks)
     double (*run)();
 };
 constexpr AioVariant kAioVariants[] = {
@@ -157,7 +169,8 @@ constexpr AioVariant kAioVariants[] = {
 // Reads until EAGAIN, as edge-triggered code that does not know the protocol must.
 inline bool drain(int fd) {
     bool got = false;
-    while (read_byte(fd)) got = true;
+    while (read_byte(fd))
+        got = true;
     return got;
 }
 
@@ -167,14 +180,17 @@ template <bool (*Read)(int)>
 double run_raw_epoll() {
     Pipes p;
     int ep = ::epoll_create1(EPOLL_CLOEXEC);
-    if (ep < 0) die("epoll_create1");
-    enum : std::uint32_t { kB = 0, kA = 1 };   // B reads pipe 1, A reads pipe 2
+    if (ep < 0)
+        die("epoll_create1");
+    enum : std::uint32_t { kB = 0, kA = 1 }; // B reads pipe 1, A reads pipe 2
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLET;
     ev.data.u32 = kB;
-    if (::epoll_ctl(ep, EPOLL_CTL_ADD, p.b_in(), &ev) != 0) die("epoll_ctl");
+    if (::epoll_ctl(ep, EPOLL_CTL_ADD, p.b_in(), &ev) != 0)
+        die("epoll_ctl");
     ev.data.u32 = kA;
-    if (::epoll_ctl(ep, EPOLL_CTL_ADD, p.a_in(), &ev) != 0) die("epoll_ctl");
+    if (::epoll_ctl(ep, EPOLL_CTL_ADD, p.a_in(), &ev) != 0)
+        die("epoll_ctl");
 
     auto t0 = bench::wall_ns();
     write_byte(p.a_out());
@@ -183,14 +199,17 @@ double run_raw_epoll() {
     while (done < kRounds) {
         int n = ::epoll_wait(ep, evs, 2, -1);
         if (n < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             die("epoll_wait");
         }
         for (int i = 0; i < n; ++i) {
             if (evs[i].data.u32 == kB) {
-                if (Read(p.b_in())) write_byte(p.b_out());
+                if (Read(p.b_in()))
+                    write_byte(p.b_out());
             } else if (Read(p.a_in())) {
-                if (++done < kRounds) write_byte(p.a_out());
+                if (++done < kRounds)
+                    write_byte(p.a_out());
             }
         }
     }
@@ -202,11 +221,12 @@ double run_raw_epoll() {
 // ----------------------------------------------------------------------- Asio ----
 
 #if AIO_BENCH_WITH_ASIO
-asio::awaitable<void> asio_side(asio::posix::stream_descriptor& in, asio::posix::stream_descriptor& out,
-                                int rounds, bool starts) {
+asio::awaitable<void> asio_side(asio::posix::stream_descriptor& in,
+                                asio::posix::stream_descriptor& out, int rounds, bool starts) {
     char buf[16];
     char c = 'x';
-    if (starts) co_await asio::async_write(out, asio::buffer(&c, 1), asio::use_awaitable);
+    if (starts)
+        co_await asio::async_write(out, asio::buffer(&c, 1), asio::use_awaitable);
     for (int i = 0; i < rounds; ++i) {
         std::size_t n = co_await in.async_read_some(asio::buffer(buf), asio::use_awaitable);
         bench::do_not_optimize(n);
@@ -217,7 +237,7 @@ asio::awaitable<void> asio_side(asio::posix::stream_descriptor& in, asio::posix:
 
 double run_asio() {
     Pipes p;
-    asio::io_context ctx(1);   // concurrency hint: one thread
+    asio::io_context ctx(1); // concurrency hint: one thread
     // The descriptors own (and close) the fds from here on.
     asio::posix::stream_descriptor a_in(ctx, p.a_in()), a_out(ctx, p.a_out());
     asio::posix::stream_descriptor b_in(ctx, p.b_in()), b_out(ctx, p.b_out());
@@ -231,14 +251,15 @@ double run_asio() {
 }
 #endif
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
     auto opt = bench::parse_args(argc, argv);
     bench::Runner r("pingpong", "pipe ping-pong: 200,000 round trips of one byte over two pipes",
                     "wall ns per round trip");
 #if AIO_BENCH_WITH_AIO
-    for (const auto& v : kAioVariants) r.add(v.name, v.run);
+    for (const auto& v : kAioVariants)
+        r.add(v.name, v.run);
 #else
     r.add_missing(bench::kAio, "built without aio");
 #endif
@@ -251,6 +272,7 @@ int main(int argc, char** argv) {
 #endif
     r.run(opt);
     auto a = r.med(bench::kAio), h = r.med(bench::kHand);
-    return r.report(opt, {bench::target_ratio_at_most("aio <= 1.15x hand-written (raw epoll)", a, h, 1.15)},
-                    "<= 1.15x hand-written (raw epoll)");
+    return r.report(
+        opt, {bench::target_ratio_at_most("aio <= 1.15x hand-written (raw epoll)", a, h, 1.15)},
+        "<= 1.15x hand-written (raw epoll)");
 }

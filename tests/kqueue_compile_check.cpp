@@ -30,7 +30,8 @@ namespace kqueue_check {
     const int n = poller.wait(-1) + poller.wait(0) + poller.wait(1500);
     const aio::detail::PollEvent* events = poller.events();
     std::uint64_t sum = 0;
-    for (int i = 0; i < n; ++i) sum += events[i].token + events[i].ready;
+    for (int i = 0; i < n; ++i)
+        sum += events[i].token + events[i].ready;
     poller.remove(fd);
     static_assert(noexcept(poller.remove(fd)));
     static_assert(noexcept(poller.events()));
@@ -48,7 +49,8 @@ aio::Task<std::size_t> echo_once(int in, int out) {
     std::array<std::byte, 256> buffer{};
     const std::size_t n = co_await aio::read_some(in, std::span<std::byte>(buffer));
     co_await aio::wait_writable(out);
-    const std::size_t written = co_await aio::write_some(out, std::span<const std::byte>(buffer.data(), n));
+    const std::size_t written =
+        co_await aio::write_some(out, std::span<const std::byte>(buffer.data(), n));
     aio::close_fd(in);
     co_return written;
 }
@@ -68,6 +70,8 @@ aio::Task<int> main_task(int in, int out) {
 }
 
 // Never called: the check is compile-only.
-[[maybe_unused]] int run_it(int in, int out) { return aio::run(main_task(in, out)); }
+[[maybe_unused]] int run_it(int in, int out) {
+    return aio::run(main_task(in, out));
+}
 
 } // namespace kqueue_check

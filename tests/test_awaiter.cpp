@@ -2,7 +2,6 @@
 // survives loop close the way aio's own awaitables do.
 #include "catch.hpp"
 #include "test_util.hpp"
-
 #include <aio/aio.hpp>
 
 #include <chrono>
@@ -22,7 +21,8 @@ public:
     bool armed() const noexcept { return static_cast<bool>(callback_); }
     void fire(int value) {
         value_ = value;
-        if (auto fn = std::exchange(callback_, nullptr)) fn(value);
+        if (auto fn = std::exchange(callback_, nullptr))
+            fn(value);
     }
     int value() const noexcept { return value_; }
 
@@ -33,7 +33,8 @@ private:
 
 class FlagWait : public aio::CancellableAwaiter<FlagWait> {
 public:
-    FlagWait(Flag& flag, aio_test::Log& log, bool ready = false) : flag_(flag), log_(log), ready_(ready) {}
+    FlagWait(Flag& flag, aio_test::Log& log, bool ready = false)
+        : flag_(flag), log_(log), ready_(ready) {}
     bool ready() const { return ready_; }
     void arm() {
         log_.push_back("arm");
@@ -55,7 +56,9 @@ private:
     int got_ = 0;
 };
 
-aio::Task<int> wait_flag(Flag& flag, aio_test::Log& log) { co_return co_await FlagWait(flag, log); }
+aio::Task<int> wait_flag(Flag& flag, aio_test::Log& log) {
+    co_return co_await FlagWait(flag, log);
+}
 
 aio::Task<> wait_flag_logged(Flag& flag, aio_test::Log& log, std::string& outcome) {
     try {
@@ -104,7 +107,8 @@ TEST_CASE("CancellableAwaiter: ready() completes at once without arming", "[awai
     REQUIRE(log.empty());
 }
 
-TEST_CASE("CancellableAwaiter: cancel disarms and raises CancelledError, a later wake is a no-op", "[awaiter]") {
+TEST_CASE("CancellableAwaiter: cancel disarms and raises CancelledError, a later wake is a no-op",
+          "[awaiter]") {
     aio::EventLoop loop(aio_test::virtual_loop());
     Flag flag;
     aio_test::Log log;
@@ -136,7 +140,8 @@ TEST_CASE("CancellableAwaiter: a cancellation pending before the await arms noth
     REQUIRE(log.empty());
 }
 
-TEST_CASE("CancellableAwaiter: a cancel that arrives after wake() does not lose the result", "[awaiter]") {
+TEST_CASE("CancellableAwaiter: a cancel that arrives after wake() does not lose the result",
+          "[awaiter]") {
     aio::EventLoop loop(aio_test::virtual_loop());
     Flag flag;
     aio_test::Log log;
@@ -144,8 +149,8 @@ TEST_CASE("CancellableAwaiter: a cancel that arrives after wake() does not lose 
     auto body = [&]() -> aio::Task<> {
         auto waiter = aio::create_task(wait_then_yield(flag, log, got));
         co_await aio::sleep(1ms);
-        flag.fire(5);               // woken: queued to run
-        waiter.cancel();            // before it ran
+        flag.fire(5);    // woken: queued to run
+        waiter.cancel(); // before it ran
         co_await aio_test::error_of(waiter);
         REQUIRE(waiter.cancelled());
     };
@@ -159,7 +164,8 @@ TEST_CASE("CancellableAwaiter: closing the loop while a task waits disarms it", 
     aio_test::Log log;
     {
         aio::EventLoop loop(aio_test::virtual_loop());
-        loop.set_exception_handler([](aio::EventLoop&, const aio::ExceptionContext&) {}); // the pending-task report
+        loop.set_exception_handler(
+            [](aio::EventLoop&, const aio::ExceptionContext&) {}); // the pending-task report
         auto waiter = loop.create_task(wait_flag(flag, log));
         loop.run_until_complete(aio::sleep(1ms));
         REQUIRE(flag.armed());

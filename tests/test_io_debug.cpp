@@ -2,7 +2,6 @@
 #include "catch.hpp"
 #include "pipe.hpp"
 #include "test_util.hpp"
-
 #include <aio/aio.hpp>
 
 #include <cerrno>
@@ -23,11 +22,13 @@ aio::LoopOptions debug_virtual_loop() {
 
 } // namespace
 
-TEST_CASE("debug mode: a watched fd closed with ::close() and reused is reported and registered anew",
-          "[io_driver][debug]") {
+TEST_CASE(
+    "debug mode: a watched fd closed with ::close() and reused is reported and registered anew",
+    "[io_driver][debug]") {
     aio::EventLoop loop(debug_virtual_loop());
     std::vector<std::string> reports;
-    loop.set_exception_handler([&](aio::EventLoop&, const aio::ExceptionContext& c) { reports.push_back(c.message); });
+    loop.set_exception_handler(
+        [&](aio::EventLoop&, const aio::ExceptionContext& c) { reports.push_back(c.message); });
     auto body = [&]() -> aio::Task<std::string> {
         int old_read_end = -1;
         {
@@ -35,10 +36,11 @@ TEST_CASE("debug mode: a watched fd closed with ::close() and reused is reported
             first.write("x");
             co_await aio::wait_readable(first.r); // registers first.r
             old_read_end = first.r;
-        } // ::close() behind the driver's back
+        }                      // ::close() behind the driver's back
         aio_test::Pipe second; // takes the same numbers
         REQUIRE(second.r == old_read_end);
-        auto waiter = aio::create_task([](int fd) -> aio::Task<> { co_await aio::wait_readable(fd); }(second.r));
+        auto waiter = aio::create_task(
+            [](int fd) -> aio::Task<> { co_await aio::wait_readable(fd); }(second.r));
         co_await aio::sleep(1ms);
         second.write("y");
         co_await aio::wait_for(waiter, 1s); // woken by the new file's event
@@ -46,11 +48,13 @@ TEST_CASE("debug mode: a watched fd closed with ::close() and reused is reported
     };
     REQUIRE(loop.run_until_complete(body()) == "y");
     REQUIRE(reports.size() == 1);
-    REQUIRE(reports[0].find("was closed with ::close() while the event loop watched it") != std::string::npos);
+    REQUIRE(reports[0].find("was closed with ::close() while the event loop watched it") !=
+            std::string::npos);
     REQUIRE(reports[0].find("aio::close_fd()") != std::string::npos);
 }
 
-TEST_CASE("debug mode: waiting on a watched fd closed with ::close() throws EBADF", "[io_driver][debug]") {
+TEST_CASE("debug mode: waiting on a watched fd closed with ::close() throws EBADF",
+          "[io_driver][debug]") {
     aio::EventLoop loop(debug_virtual_loop());
     auto body = [&]() -> aio::Task<std::string> {
         aio_test::Pipe p;

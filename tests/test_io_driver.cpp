@@ -5,13 +5,18 @@
 // test_signals_driver.cpp (aio_thread_tests, run under TSan), the steady-state counts (no
 // epoll_ctl, no allocation per wait) in steady_state/test_steady_state.cpp, a program of its
 // own because it replaces the global operator new.
-#include <aio/io.hpp>
-#include <aio/aio.hpp>
-
 #include "catch.hpp"
+#include "io_test_util.hpp"
 #include "pipe.hpp"
 #include "test_util.hpp"
-#include "io_test_util.hpp"
+#include <aio/aio.hpp>
+#include <aio/io.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -26,17 +31,11 @@
 #include <functional>
 #include <memory>
 #include <new>
+#include <span>
 #include <stdexcept>
 #include <string>
-#include <span>
 #include <system_error>
 #include <vector>
-
-#include <fcntl.h>
-#include <poll.h>
-#include <sys/ioctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 using namespace std::chrono_literals;
 using aio::detail::IoDirection;
@@ -57,7 +56,8 @@ using aio_test::io::run_bounded;
 using aio_test::io::system_error_of;
 using aio_test::io::SystemError;
 
-// ---------------------------------------------------------------- 2. many waiters, callbacks beside waits
+// ---------------------------------------------------------------- 2. many waiters, callbacks
+// beside waits
 
 TEST_CASE("io driver: three tasks waiting to read one pipe are all woken by one write, in order",
           "[io_driver][waiters]") {
@@ -90,13 +90,15 @@ TEST_CASE("io driver: three tasks waiting to read one pipe are all woken by one 
         run_bounded(loop, body());
         CHECK(all_pending);
         CHECK(registrations == 1); // one registration per fd, whatever the number of waiters
-        CHECK(log == Log{"r1 waits", "r2 waits", "r3 waits", "write", "r1 woke", "r2 woke", "r3 woke"});
+        CHECK(log ==
+              Log{"r1 waits", "r2 waits", "r3 waits", "write", "r1 woke", "r2 woke", "r3 woke"});
         CHECK(p.read_available() == "x"); // waits consume nothing
     }
     REQUIRE(aio_test::open_fd_count() == fds_before);
 }
 
-TEST_CASE("io driver: cancelling one of two waiters leaves the other waiting, and the next write wakes it",
+TEST_CASE("io driver: cancelling one of two waiters leaves the other waiting, and the next write "
+          "wakes it",
           "[io_driver][waiters][cancel]") {
     Pipe p;
     aio::EventLoop loop(aio_test::virtual_loop());
@@ -129,7 +131,8 @@ TEST_CASE("io driver: cancelling one of two waiters leaves the other waiting, an
     CHECK(LoopAccess::io(loop).find(p.r)->waiters[0].empty());
 }
 
-TEST_CASE("io driver: an add_reader callback and a wait_readable on the same fd both fire", "[io_driver][callbacks]") {
+TEST_CASE("io driver: an add_reader callback and a wait_readable on the same fd both fire",
+          "[io_driver][callbacks]") {
     Pipe p;
     aio::EventLoop loop(aio_test::virtual_loop());
     Log log;
@@ -158,7 +161,8 @@ TEST_CASE("io driver: an add_reader callback and a wait_readable on the same fd 
     // Both ran once, after the write; their order is not part of the contract.
     REQUIRE(log.size() == 3);
     CHECK(log[0] == "write");
-    CHECK(((log[1] == "waiter" && log[2] == "callback") || (log[1] == "callback" && log[2] == "waiter")));
+    CHECK(((log[1] == "waiter" && log[2] == "callback") ||
+           (log[1] == "callback" && log[2] == "waiter")));
     CHECK(callback_runs == 1);
     CHECK(callback_read == "data");
     CHECK(removed); // the wait left the callback installed
@@ -194,7 +198,8 @@ TEST_CASE("io driver: remove_reader does not disturb a pending wait_readable on 
     CHECK(callback_runs == 0); // removed before anything was readable
 }
 
-TEST_CASE("io driver: wait_readable does not remove an add_reader callback on the same fd", "[io_driver][callbacks]") {
+TEST_CASE("io driver: wait_readable does not remove an add_reader callback on the same fd",
+          "[io_driver][callbacks]") {
     Pipe p;
     aio::EventLoop loop(aio_test::virtual_loop());
     std::string callback_read;
@@ -229,8 +234,9 @@ namespace {
 /// Runs `loop` for `iterations` iterations and gives the value of `runs` at each: a callback
 /// that reschedules itself runs once per iteration and samples it there, then calls
 /// `after_sample(k)` (k = 1, 2, ...). Under a watchdog: a loop that stops iterating fails.
-std::vector<int> runs_at_each_iteration(aio::EventLoop& loop, const int& runs, int iterations,
-                                        const std::function<void(int)>& after_sample = [](int) {}) {
+std::vector<int> runs_at_each_iteration(
+    aio::EventLoop& loop, const int& runs, int iterations,
+    const std::function<void(int)>& after_sample = [](int) {}) {
     std::vector<int> samples;
     int iteration = 0;
     std::function<void()> tick = [&] {
@@ -250,7 +256,8 @@ std::vector<int> runs_at_each_iteration(aio::EventLoop& loop, const int& runs, i
 
 } // namespace
 
-TEST_CASE("io driver: add_reader is level-triggered: an undrained pipe calls back once per iteration until drained",
+TEST_CASE("io driver: add_reader is level-triggered: an undrained pipe calls back once per "
+          "iteration until drained",
           "[io_driver][callbacks]") {
     Pipe p;
     aio::EventLoop loop(aio_test::virtual_loop());
@@ -258,9 +265,11 @@ TEST_CASE("io driver: add_reader is level-triggered: an undrained pipe calls bac
     int runs = 0;
     loop.add_reader(p.r, [&] { ++runs; }); // never reads
     std::string drained;
-    const std::vector<int> runs_at_iteration = runs_at_each_iteration(loop, runs, 10, [&](int iteration) {
-        if (iteration == 5) drained = p.read_available();
-    });
+    const std::vector<int> runs_at_iteration =
+        runs_at_each_iteration(loop, runs, 10, [&](int iteration) {
+            if (iteration == 5)
+                drained = p.read_available();
+        });
     CHECK(drained == "abc");
     // Once per iteration while data remains (the reader runs before the tick in each batch);
     // once more on the iteration after the drain (it was queued before it), then never.
@@ -268,7 +277,8 @@ TEST_CASE("io driver: add_reader is level-triggered: an undrained pipe calls bac
     CHECK(loop.remove_reader(p.r));
 }
 
-TEST_CASE("io driver: an exception in an add_reader callback goes to the exception handler and the callback keeps running",
+TEST_CASE("io driver: an exception in an add_reader callback goes to the exception handler and the "
+          "callback keeps running",
           "[io_driver][callbacks][errors]") {
     Pipe p;
     aio::EventLoop loop(aio_test::virtual_loop());
@@ -280,17 +290,20 @@ TEST_CASE("io driver: an exception in an add_reader callback goes to the excepti
     int runs = 0;
     loop.add_reader(p.r, [&] {
         ++runs;
-        if (runs <= 2) throw std::runtime_error("reader failed " + std::to_string(runs));
+        if (runs <= 2)
+            throw std::runtime_error("reader failed " + std::to_string(runs));
     });
     const std::vector<int> runs_at_iteration = runs_at_each_iteration(loop, runs, 5);
-    CHECK(reports == Log{"exception in callback / error: reader failed 1", "exception in callback / error: reader failed 2"});
+    CHECK(reports == Log{"exception in callback / error: reader failed 1",
+                         "exception in callback / error: reader failed 2"});
     CHECK(runs_at_iteration == std::vector<int>{1, 2, 3, 4, 5});
     CHECK(loop.remove_reader(p.r));
 }
 
 // ---------------------------------------------------------------- 4. close_fd
 
-TEST_CASE("io driver: close_fd wakes every task waiting on the fd with EBADF, closes it and drops its registration",
+TEST_CASE("io driver: close_fd wakes every task waiting on the fd with EBADF, closes it and drops "
+          "its registration",
           "[io_driver][close]") {
     const int fds_before = aio_test::open_fd_count();
     {
@@ -301,7 +314,8 @@ TEST_CASE("io driver: close_fd wakes every task waiting on the fd with EBADF, cl
         std::array<char, 1000> buf{};
         int callback_runs = 0;
         std::exception_ptr wait_error, read_error;
-        bool both_pending = false, registered_before = false, registered_after = true, open_after = true;
+        bool both_pending = false, registered_before = false, registered_after = true,
+             open_after = true;
         bool reader_removed = true, both_woken = false;
         std::size_t count_before = 0, count_after = 0;
         Log log;
@@ -359,9 +373,11 @@ TEST_CASE("io driver: close_fd wakes every task waiting on the fd with EBADF, cl
     REQUIRE(aio_test::open_fd_count() == fds_before);
 }
 
-TEST_CASE("io driver: close_fd needs a running loop, and reports a failing close", "[io_driver][close][errors]") {
+TEST_CASE("io driver: close_fd needs a running loop, and reports a failing close",
+          "[io_driver][close][errors]") {
     Pipe p;
-    CHECK_THAT(aio_test::runtime_error_of([&] { aio::close_fd(p.r); }), Catch::Contains("needs a running event loop"));
+    CHECK_THAT(aio_test::runtime_error_of([&] { aio::close_fd(p.r); }),
+               Catch::Contains("needs a running event loop"));
     CHECK(aio_test::fd_is_open(p.r)); // not closed by the failed call
     aio::EventLoop loop;
     const int fd = p.r;
@@ -379,10 +395,12 @@ TEST_CASE("io driver: close_fd needs a running loop, and reports a failing close
     };
     run_bounded(loop, body());
     CHECK_FALSE(aio_test::fd_is_open(fd));
-    CHECK_THAT(outcome, Catch::StartsWith("system_error " + std::to_string(EBADF) + ": close(" + std::to_string(fd) + ")"));
+    CHECK_THAT(outcome, Catch::StartsWith("system_error " + std::to_string(EBADF) + ": close(" +
+                                          std::to_string(fd) + ")"));
 }
 
-TEST_CASE("io driver: a new fd with the number of a closed one is a new registration: only its own writes wake it",
+TEST_CASE("io driver: a new fd with the number of a closed one is a new registration: only its own "
+          "writes wake it",
           "[io_driver][close]") {
     const int fds_before = aio_test::open_fd_count();
     {
@@ -435,7 +453,8 @@ TEST_CASE("io driver: a new fd with the number of a closed one is a new registra
     REQUIRE(aio_test::open_fd_count() == fds_before);
 }
 
-TEST_CASE("io driver: events for a file closed behind the driver's back never reach the registration's next fd",
+TEST_CASE("io driver: events for a file closed behind the driver's back never reach the "
+          "registration's next fd",
           "[io_driver][close]") {
     // The registration generation at work. A plain ::close of a registered fd, while a dup
     // keeps the file open, leaves the kernel's epoll entry (keyed by fd number and file) behind
@@ -550,7 +569,8 @@ ChildReport run_in_child(F fn) {
     ::close(report[1]);
     ChildReport r;
     char buf[256];
-    for (ssize_t n; (n = ::read(report[0], buf, sizeof buf)) > 0;) r.outcome.append(buf, static_cast<std::size_t>(n));
+    for (ssize_t n; (n = ::read(report[0], buf, sizeof buf)) > 0;)
+        r.outcome.append(buf, static_cast<std::size_t>(n));
     ::close(report[0]);
     REQUIRE(::waitpid(child, &r.status, 0) == child);
     return r;
@@ -560,7 +580,8 @@ void custom_sigpipe_handler(int) {}
 
 } // namespace
 
-TEST_CASE("io driver: write_some to a pipe whose reader is gone throws EPIPE, and SIGPIPE does not kill the program",
+TEST_CASE("io driver: write_some to a pipe whose reader is gone throws EPIPE, and SIGPIPE does not "
+          "kill the program",
           "[io_driver][ops][signal]") {
     // In a child with SIGPIPE at its default disposition, as in a plain program: a pipe write
     // with no reader raises SIGPIPE unless the library prevents it.
@@ -587,22 +608,26 @@ TEST_CASE("io driver: write_some to a pipe whose reader is gone throws EPIPE, an
     INFO("outcome: " << child.outcome);
     CHECK_FALSE(killed);
     CHECK(killed_by != SIGPIPE);
-    CHECK_THAT(child.outcome, Catch::StartsWith("system_error " + std::to_string(EPIPE) + ": write on fd "));
+    CHECK_THAT(child.outcome,
+               Catch::StartsWith("system_error " + std::to_string(EPIPE) + ": write on fd "));
 }
 
-TEST_CASE("io driver: a loop ignores SIGPIPE only when it is at its default disposition", "[io_driver][signal]") {
+TEST_CASE("io driver: a loop ignores SIGPIPE only when it is at its default disposition",
+          "[io_driver][signal]") {
     // In a child: the disposition is process-wide, and this process's loops changed it already.
     const ChildReport child = run_in_child([] {
         std::string outcome;
         std::signal(SIGPIPE, SIG_DFL);
         {
             aio::EventLoop loop;
-            outcome += current_handler(SIGPIPE) == SIG_IGN ? "default->ignored;" : "default->not ignored;";
+            outcome +=
+                current_handler(SIGPIPE) == SIG_IGN ? "default->ignored;" : "default->not ignored;";
         }
         std::signal(SIGPIPE, &custom_sigpipe_handler);
         {
             aio::EventLoop loop;
-            outcome += current_handler(SIGPIPE) == &custom_sigpipe_handler ? "custom->kept" : "custom->replaced";
+            outcome += current_handler(SIGPIPE) == &custom_sigpipe_handler ? "custom->kept"
+                                                                           : "custom->replaced";
         }
         return outcome;
     });
@@ -610,7 +635,8 @@ TEST_CASE("io driver: a loop ignores SIGPIPE only when it is at its default disp
     CHECK(child.outcome == "default->ignored;custom->kept");
 }
 
-TEST_CASE("io driver: read_some is cancel-safe: data read for a task cancelled before it resumed is returned",
+TEST_CASE("io driver: read_some is cancel-safe: data read for a task cancelled before it resumed "
+          "is returned",
           "[io_driver][ops][cancel]") {
     // The reader's read is performed in the poll phase; a callback that runs ahead of the
     // reader in the same batch cancels it. The bytes must come back from the read (the
@@ -659,7 +685,8 @@ TEST_CASE("io driver: read_some is cancel-safe: data read for a task cancelled b
     CHECK(bytes_in(p.r) == 0);
 }
 
-TEST_CASE("io driver: a read_some cancelled while pending leaves the data in the pipe", "[io_driver][ops][cancel]") {
+TEST_CASE("io driver: a read_some cancelled while pending leaves the data in the pipe",
+          "[io_driver][ops][cancel]") {
     Pipe p;
     aio::EventLoop loop(aio_test::virtual_loop());
     std::array<char, 1000> buf{};
@@ -677,7 +704,8 @@ TEST_CASE("io driver: a read_some cancelled while pending leaves the data in the
     CHECK(LoopAccess::io(loop).find(p.r)->waiters[0].empty());
 }
 
-// ---------------------------------------------------------------- 6. plain waits: at once, or really suspend
+// ---------------------------------------------------------------- 6. plain waits: at once, or
+// really suspend
 
 TEST_CASE("io driver: wait_readable on a pipe that already has data returns without suspending",
           "[io_driver][waits]") {
@@ -713,7 +741,8 @@ TEST_CASE("io driver: wait_readable on a pipe that already has data returns with
     CHECK(suspended == std::vector<bool>{false, false, false, false});
 }
 
-TEST_CASE("io driver: wait_readable after the caller drained the pipe suspends (no spin, no stale readiness)",
+TEST_CASE("io driver: wait_readable after the caller drained the pipe suspends (no spin, no stale "
+          "readiness)",
           "[io_driver][waits]") {
     Pipe p;
     aio::EventLoop loop(aio_test::virtual_loop());
@@ -736,7 +765,8 @@ TEST_CASE("io driver: wait_readable after the caller drained the pipe suspends (
         co_await aio::wait_readable(p.r);
         drained = p.read_available();
         const auto t0 = loop.time();
-        outcome = describe(co_await aio_test::error_of(aio::wait_for(aio::wait_readable(p.r), 50ms)));
+        outcome =
+            describe(co_await aio_test::error_of(aio::wait_for(aio::wait_readable(p.r), 50ms)));
         waited_ms = aio_test::ms_since(t0);
         waiters_left = !LoopAccess::io(loop).find(p.r)->waiters[0].empty();
         stop = true;
@@ -753,9 +783,11 @@ TEST_CASE("io driver: wait_readable after the caller drained the pipe suspends (
     CHECK_FALSE(waiters_left); // the timed-out wait left the fd's waiter list
 }
 
-// ---------------------------------------------------------------- 7. the signal driver (one thread)
+// ---------------------------------------------------------------- 7. the signal driver (one
+// thread)
 
-TEST_CASE("signal driver: a watched signal runs its callback on the loop, as a callback, not in the OS handler",
+TEST_CASE("signal driver: a watched signal runs its callback on the loop, as a callback, not in "
+          "the OS handler",
           "[io_driver][signal]") {
     const int fds_before = aio_test::open_fd_count();
     {
@@ -766,14 +798,15 @@ TEST_CASE("signal driver: a watched signal runs its callback on the loop, as a c
         Log log;
         int runs = 0;
         bool on_the_loop = false, in_a_task = true;
-        const std::uint64_t id = signals.watch(SIGUSR1, aio::detail::make_callback([&] {
-                                                   ++runs;
-                                                   log.push_back("callback");
-                                                   on_the_loop = aio::detail::tls_running_core == &LoopAccess::core(loop) &&
-                                                                 loop.is_running();
-                                                   in_a_task = static_cast<bool>(aio::current_task());
-                                                   arrived.set();
-                                               }));
+        const std::uint64_t id = signals.watch(
+            SIGUSR1, aio::detail::make_callback([&] {
+                ++runs;
+                log.push_back("callback");
+                on_the_loop =
+                    aio::detail::tls_running_core == &LoopAccess::core(loop) && loop.is_running();
+                in_a_task = static_cast<bool>(aio::current_task());
+                arrived.set();
+            }));
         CHECK(signals.watching(SIGUSR1));
         CHECK(current_handler(SIGUSR1) != &baseline_handler);
         const int baseline_calls = baseline_handler_calls.load();
@@ -793,7 +826,8 @@ TEST_CASE("signal driver: a watched signal runs its callback on the loop, as a c
         CHECK(runs == 1);
         CHECK(on_the_loop);
         CHECK_FALSE(in_a_task);
-        CHECK(baseline_handler_calls.load() == baseline_calls); // replaced while watched, not chained
+        CHECK(baseline_handler_calls.load() ==
+              baseline_calls); // replaced while watched, not chained
         CHECK(signals.unwatch(id));
         CHECK_FALSE(signals.unwatch(id));
         CHECK_FALSE(signals.watching(SIGUSR1));
@@ -802,7 +836,8 @@ TEST_CASE("signal driver: a watched signal runs its callback on the loop, as a c
     REQUIRE(aio_test::open_fd_count() == fds_before); // the loop's signal pipe is closed with it
 }
 
-TEST_CASE("signal driver: the previous disposition comes back when the last watcher leaves", "[io_driver][signal]") {
+TEST_CASE("signal driver: the previous disposition comes back when the last watcher leaves",
+          "[io_driver][signal]") {
     BaselineHandler baseline(SIGUSR1); // "the user's handler"
     aio::EventLoop loop;
     auto& signals = LoopAccess::signals(loop);
@@ -835,8 +870,9 @@ TEST_CASE("signal driver: SIGKILL, SIGSTOP and numbers out of range cannot be wa
         } catch (...) {
             outcome = describe(std::current_exception());
         }
-        CHECK_THAT(outcome, Catch::StartsWith("system_error " + std::to_string(EINVAL) + ": signal " +
-                                              std::to_string(signo) + " cannot be handled"));
+        CHECK_THAT(outcome,
+                   Catch::StartsWith("system_error " + std::to_string(EINVAL) + ": signal " +
+                                     std::to_string(signo) + " cannot be handled"));
         CHECK_FALSE(signals.watching(signo));
     }
 }

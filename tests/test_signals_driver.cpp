@@ -7,12 +7,14 @@
 // Signals are process-wide and go to any thread that does not block them: the tests never
 // assume which thread runs the OS handler, and a counting handler is installed as the
 // "previous disposition" first, so a stray signal never kills the test program.
-#include <aio/aio.hpp>
-
 #include "catch.hpp"
 #include "io_test_util.hpp"
 #include "loop_thread.hpp"
 #include "test_util.hpp"
+#include <aio/aio.hpp>
+
+#include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -21,13 +23,10 @@
 #include <exception>
 #include <future>
 #include <memory>
+#include <pthread.h>
 #include <stdexcept>
 #include <string>
 #include <thread>
-
-#include <pthread.h>
-#include <signal.h>
-#include <unistd.h>
 
 using namespace std::chrono_literals;
 using aio::detail::LoopAccess;
@@ -63,13 +62,15 @@ auto on_loop(LoopThread& thread, F fn) -> decltype(fn()) {
             done->set_exception(std::current_exception());
         }
     });
-    if (result.wait_for(5s) != std::future_status::ready) throw std::runtime_error("the loop thread did not answer");
+    if (result.wait_for(5s) != std::future_status::ready)
+        throw std::runtime_error("the loop thread did not answer");
     return result.get();
 }
 
 } // namespace
 
-TEST_CASE("signal driver: two loops in two threads watching SIGUSR2 each get it", "[threads][signal]") {
+TEST_CASE("signal driver: two loops in two threads watching SIGUSR2 each get it",
+          "[threads][signal]") {
     const int fds_before = aio_test::open_fd_count();
     const int baseline_calls = baseline_handler_calls.load();
     {
@@ -83,10 +84,13 @@ TEST_CASE("signal driver: two loops in two threads watching SIGUSR2 each get it"
                 return on_loop(thread, [&thread, &w] {
                     return LoopAccess::signals(thread.loop())
                         .watch(SIGUSR2, aio::detail::make_callback([&thread, &w] {
-                                   if (std::this_thread::get_id() != thread.id()) w.always_on_loop_thread = false;
+                                   if (std::this_thread::get_id() != thread.id())
+                                       w.always_on_loop_thread = false;
                                    const int n = ++w.runs;
-                                   if (n == 1) w.first_run.set_value();
-                                   if (n == 2) w.second_run.set_value();
+                                   if (n == 1)
+                                       w.first_run.set_value();
+                                   if (n == 2)
+                                       w.second_run.set_value();
                                }));
                 });
             };
@@ -119,7 +123,8 @@ TEST_CASE("signal driver: two loops in two threads watching SIGUSR2 each get it"
     REQUIRE(aio_test::open_fd_count() == fds_before); // both loops' signal pipes are closed
 }
 
-TEST_CASE("signal driver: a storm of 10000 SIGUSR1 from another thread coalesces, and a signal after it still runs the callback",
+TEST_CASE("signal driver: a storm of 10000 SIGUSR1 from another thread coalesces, and a signal "
+          "after it still runs the callback",
           "[threads][signal]") {
     constexpr int storm = 10'000;
     const int fds_before = aio_test::open_fd_count();
@@ -130,11 +135,12 @@ TEST_CASE("signal driver: a storm of 10000 SIGUSR1 from another thread coalesces
         int runs = 0;
         int runs_at_last_signal = -1;
         aio::Event ran_after_last;
-        const std::uint64_t id = signals.watch(SIGUSR1, aio::detail::make_callback([&] {
-                                                   ++runs;
-                                                   if (runs_at_last_signal >= 0 && runs > runs_at_last_signal)
-                                                       ran_after_last.set();
-                                               }));
+        const std::uint64_t id =
+            signals.watch(SIGUSR1, aio::detail::make_callback([&] {
+                              ++runs;
+                              if (runs_at_last_signal >= 0 && runs > runs_at_last_signal)
+                                  ran_after_last.set();
+                          }));
         std::atomic<int> sent{0};
         aio::Event storm_over;
         std::thread sender;
@@ -149,27 +155,32 @@ TEST_CASE("signal driver: a storm of 10000 SIGUSR1 from another thread coalesces
                 sigaddset(&usr1, SIGUSR1);
                 pthread_sigmask(SIG_BLOCK, &usr1, nullptr);
                 for (int i = 0; i < storm; ++i)
-                    if (::kill(::getpid(), SIGUSR1) == 0) sent.fetch_add(1, std::memory_order_relaxed);
+                    if (::kill(::getpid(), SIGUSR1) == 0)
+                        sent.fetch_add(1, std::memory_order_relaxed);
                 loop.call_soon_threadsafe([&] { storm_over.set(); });
             });
-            storm_outcome = describe(co_await aio_test::error_of(aio::wait_for(storm_over.wait(), 60s)));
+            storm_outcome =
+                describe(co_await aio_test::error_of(aio::wait_for(storm_over.wait(), 60s)));
             runs_during_storm = runs;
             // The last signal: raised on this thread, so its OS handler has run when raise()
             // returns. The callback must run at least once more.
             ::raise(SIGUSR1);
             runs_at_last_signal = runs; // the callback cannot run inside this task step
-            final_outcome = describe(co_await aio_test::error_of(aio::wait_for(ran_after_last.wait(), 5s)));
+            final_outcome =
+                describe(co_await aio_test::error_of(aio::wait_for(ran_after_last.wait(), 5s)));
         };
         try {
             aio_test::Watchdog watchdog(loop, 90s);
             loop.run_until_complete(body());
         } catch (...) {
-            if (sender.joinable()) sender.join();
+            if (sender.joinable())
+                sender.join();
             throw;
         }
         sender.join();
-        WARN(sent.load() << " SIGUSR1 sent by another thread while the loop ran; the callback ran " << runs_during_storm
-                         << " times by the end of the storm, " << runs << " in all");
+        WARN(sent.load() << " SIGUSR1 sent by another thread while the loop ran; the callback ran "
+                         << runs_during_storm << " times by the end of the storm, " << runs
+                         << " in all");
         CHECK(sent.load() == storm);
         CHECK(storm_outcome == "ok");
         CHECK(final_outcome == "ok");

@@ -16,13 +16,13 @@
 //   co_await FlagWait(flag);   // CancelledError when the task is cancelled while waiting
 #pragma once
 
-#include <coroutine>
-#include <string>
-#include <utility>
-
 #include <aio/detail/promise_base.hpp>
 #include <aio/detail/waiter_list.hpp>
 #include <aio/errors.hpp>
+
+#include <coroutine>
+#include <string>
+#include <utility>
 
 namespace aio {
 
@@ -55,7 +55,8 @@ public:
     bool await_suspend(std::coroutine_handle<P> h) {
         detail::PromiseBase& task = detail::running_task(h);
         task_ = &task;
-        if (task.cancel_pending()) return false; // delivered by await_resume, nothing armed
+        if (task.cancel_pending())
+            return false; // delivered by await_resume, nothing armed
         static_cast<Derived&>(*this).arm();
         waiting_ = true;
         task.park(h, detail::WaitRef::to(*this));
@@ -64,25 +65,29 @@ public:
 
     decltype(auto) await_resume() {
         // Suspended and not woken: it was cancelled (before waiting, or while it waited).
-        if (task_ && !woken_) detail::throw_cancelled(*task_);
-        if constexpr (requires(Derived& d) { d.result(); })
+        if (task_ && !woken_)
+            detail::throw_cancelled(*task_);
+        if constexpr (requires(Derived & d) { d.result(); })
             return static_cast<Derived&>(*this).result();
     }
 
     /// Resumes the waiting task (once); a no-op when it is not waiting.
     void wake() {
-        if (!std::exchange(waiting_, false)) return;
+        if (!std::exchange(waiting_, false))
+            return;
         woken_ = true;
         task_->wake();
     }
 
     // The WaitRef operations (see detail/promise_base.hpp).
     bool on_cancel(const std::string&) noexcept {
-        if (std::exchange(waiting_, false)) static_cast<Derived&>(*this).disarm();
+        if (std::exchange(waiting_, false))
+            static_cast<Derived&>(*this).disarm();
         return false; // the loop wakes the task with the CancelledError
     }
     void detach() noexcept {
-        if (std::exchange(waiting_, false)) static_cast<Derived&>(*this).disarm();
+        if (std::exchange(waiting_, false))
+            static_cast<Derived&>(*this).disarm();
     }
 
 protected:

@@ -13,16 +13,6 @@
 // Everything here runs on the loop's thread except call_soon_threadsafe() and stop().
 #pragma once
 
-#include <atomic>
-#include <cstdint>
-#include <exception>
-#include <memory>
-#include <string>
-#include <system_error>
-#include <thread>
-#include <type_traits>
-#include <utility>
-
 #include <aio/config.hpp>
 #include <aio/detail/callback.hpp>
 #include <aio/detail/current_loop.hpp>
@@ -37,6 +27,16 @@
 #include <aio/executor_base.hpp>
 #include <aio/handle.hpp>
 #include <aio/loop_options.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <type_traits>
+#include <utility>
 
 namespace aio {
 
@@ -57,7 +57,8 @@ class Promise;
 class EventLoop : private detail::LoopCore {
 public:
     EventLoop() : EventLoop(LoopOptions{}) {}
-    explicit EventLoop(LoopOptions options) : LoopCore(*this, options), io_driver_(*this), signal_driver_(*this) {
+    explicit EventLoop(LoopOptions options)
+        : LoopCore(*this, options), io_driver_(*this), signal_driver_(*this) {
         io_ = &io_driver_;
         io_driver_.add_internal_reader(inbox_->wake_fd(), &on_inbox_readable, this);
     }
@@ -77,24 +78,29 @@ public:
     template <class T>
     T run_until_complete(Task<T> task) {
         RunningScope scope(*this);
-        detail::PromiseBase& frame = detail::frame_of(detail::TaskAccess::frame(task), "run_until_complete()");
+        detail::PromiseBase& frame =
+            detail::frame_of(detail::TaskAccess::frame(task), "run_until_complete()");
         if (!frame.is_task() && !frame.done()) {
             if (frame.started())
-                throw RuntimeError("run_until_complete(): this coroutine is already running inside another task");
+                throw RuntimeError(
+                    "run_until_complete(): this coroutine is already running inside another task");
             create_task(task);
         } else if (frame.is_task() && !frame.done() && frame.owner_loop() != core()) {
-            throw RuntimeError("run_until_complete(): the task is attached to a different event loop");
+            throw RuntimeError(
+                "run_until_complete(): the task is attached to a different event loop");
         }
         while (!frame.done()) {
             run_once();
-            if (stopping_) break;
+            if (stopping_)
+                break;
         }
-        if (!frame.done()) throw RuntimeError("the event loop stopped before the task completed");
+        if (!frame.done())
+            throw RuntimeError("the event loop stopped before the task completed");
         return std::move(task).result();
     }
     /// `run_until_complete(aio::sleep(d))`.
     template <class Sleep>
-        requires std::is_same_v<std::remove_cvref_t<Sleep>, SleepAwaitable>
+    requires std::is_same_v<std::remove_cvref_t<Sleep>, SleepAwaitable>
     void run_until_complete(Sleep&& sleep) {
         run_until_complete(static_cast<Sleep&&>(sleep).as_task());
     }
@@ -104,7 +110,8 @@ public:
         RunningScope scope(*this);
         for (;;) {
             run_once();
-            if (stopping_) break;
+            if (stopping_)
+                break;
         }
         stopping_ = false;
     }
@@ -129,7 +136,8 @@ public:
     /// In debug mode, throws aio::RuntimeError when called from another thread while it runs.
     Clock::time_point time() const {
         check_thread("time");
-        return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(now_ns())));
+        return Clock::time_point(
+            std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(now_ns())));
     }
 
     // --- callbacks -------------------------------------------------------------------------
@@ -174,14 +182,17 @@ public:
     template <class T>
     ScheduledTask<T> create_task(Task<T> task, std::string name = {}) {
         check_usable("create_task");
-        detail::PromiseBase& frame = detail::frame_of(detail::TaskAccess::frame(task), "create_task()");
+        detail::PromiseBase& frame =
+            detail::frame_of(detail::TaskAccess::frame(task), "create_task()");
         if (frame.is_task() || frame.started())
-            throw RuntimeError("create_task(): this Task has already started (scheduled or awaited before); "
-                               "call the coroutine function again for a fresh one");
+            throw RuntimeError(
+                "create_task(): this Task has already started (scheduled or awaited before); "
+                "call the coroutine function again for a fresh one");
         frame.is_task_ = true;
         frame.task_ = &frame;
         frame.loop_ = core();
-        if (!name.empty()) frame.set_name(std::move(name));
+        if (!name.empty())
+            frame.set_name(std::move(name));
         frame.resume_point_ = frame.self_;
         frame.add_ref(); // the loop owns the task until it finishes
         tasks_.add_pending(frame);
@@ -190,7 +201,7 @@ public:
     }
     /// `create_task(aio::sleep(d))`: a sleep as a task of its own.
     template <class Sleep>
-        requires std::is_same_v<std::remove_cvref_t<Sleep>, SleepAwaitable>
+    requires std::is_same_v<std::remove_cvref_t<Sleep>, SleepAwaitable>
     auto create_task(Sleep&& sleep, std::string name = {}) {
         return create_task(static_cast<Sleep&&>(sleep).as_task(), std::move(name));
     }
@@ -231,12 +242,12 @@ public:
     auto run_in_executor(Executor* executor, F&& fn, Args&&... args);
 
     /// Replaces the default executor used by run_in_executor(nullptr, ...) and to_thread.
-    void set_default_executor(std::shared_ptr<Executor> executor) { default_executor_.own(std::move(executor)); }
+    void set_default_executor(std::shared_ptr<Executor> executor) {
+        default_executor_.own(std::move(executor));
+    }
 
     /// Shuts the default executor down, waiting for its work (aio::run does this at exit).
-    void shutdown_default_executor() {
-        default_executor_.shutdown();
-    }
+    void shutdown_default_executor() { default_executor_.shutdown(); }
 
     // --- errors and debug ----------------------------------------------------------------------
 
@@ -248,7 +259,9 @@ public:
     }
 
     /// Reports an error that has no awaiter (a failing callback, a lost task exception).
-    void call_exception_handler(const ExceptionContext& context) noexcept { LoopCore::call_exception_handler(context); }
+    void call_exception_handler(const ExceptionContext& context) noexcept {
+        LoopCore::call_exception_handler(context);
+    }
 
     /// Prints `context` to stderr with fmt.
     static void default_exception_handler(const ExceptionContext& context) noexcept {
@@ -269,9 +282,11 @@ private:
 
     class RunningScope {
     public:
-        explicit RunningScope(EventLoop& loop) : loop_(loop), previous_current_(detail::tls_current_loop) {
+        explicit RunningScope(EventLoop& loop)
+            : loop_(loop), previous_current_(detail::tls_current_loop) {
             loop.check_usable("run");
-            if (loop.running_) throw RuntimeError("this event loop is already running");
+            if (loop.running_)
+                throw RuntimeError("this event loop is already running");
             if (detail::tls_running_loop)
                 throw RuntimeError("cannot run an event loop while another loop is running in this "
                                    "thread; await the work from the running loop instead");
@@ -318,7 +333,8 @@ private:
         int events = 0;
         const bool busy = !ready_.empty() || stopping_;
         if (busy && steps_since_poll_ < poll_interval) {
-            if (inbox_->signalled()) drain_inbox();
+            if (inbox_->signalled())
+                drain_inbox();
         } else {
             events = io_driver_.poll(busy ? 0 : clock_.poll_timeout_ms(next_deadline()));
             steps_since_poll_ = 0;
@@ -330,7 +346,8 @@ private:
     /// Phase 2: due timers join the ready queue. On the test clock, an iteration that found
     /// nothing to do first jumps time to the next deadline.
     void fire_due_timers(int events) {
-        if (timers_.empty()) return;
+        if (timers_.empty())
+            return;
         clock_.advance_if_idle(ready_.empty() && events == 0 && !stopping_, next_deadline());
         timers_.pop_due(now_ns(), [](detail::TimerHeap::Fire fire, void* arg) { fire(arg); });
     }
@@ -353,7 +370,8 @@ private:
             }
             current_task_ = nullptr;
         } else {
-            for (std::size_t i = 0; i < n; ++i) run_item_timed(ready_.batch_item(i));
+            for (std::size_t i = 0; i < n; ++i)
+                run_item_timed(ready_.batch_item(i));
         }
     }
 
@@ -373,12 +391,14 @@ private:
 
     void run_item_timed(detail::ReadyItem item) {
         const bool is_task = item.kind() != detail::ReadyItem::callback;
-        const std::string name = is_task ? item.target<detail::PromiseBase>()->name() : std::string();
+        const std::string name =
+            is_task ? item.target<detail::PromiseBase>()->name() : std::string();
         const std::int64_t start = detail::LoopClock::real_now_ns();
         run_item(item);
         const std::int64_t took_ns = detail::LoopClock::real_now_ns() - start;
         if (took_ns > slow_callback_duration.count())
-            call_exception_handler({fmt::format("executing {} took {:.3f} seconds", is_task ? "a task step" : "a callback",
+            call_exception_handler({fmt::format("executing {} took {:.3f} seconds",
+                                                is_task ? "a task step" : "a callback",
                                                 static_cast<double>(took_ns) / 1e9),
                                     nullptr, name});
     }
@@ -389,7 +409,8 @@ private:
                 node->invoke();
             } catch (...) {
                 if (detail::LoopCore* loop = detail::tls_running_core)
-                    loop->call_exception_handler({"exception in callback", std::current_exception(), {}});
+                    loop->call_exception_handler(
+                        {"exception in callback", std::current_exception(), {}});
             }
         }
         node->release();
@@ -440,14 +461,16 @@ private:
     static void fire_callback_timer(void* arg) {
         auto* node = static_cast<detail::CallbackNode*>(arg);
         node->timer_heap = nullptr;
-        detail::tls_running_core->push_ready({detail::ReadyItem::callback, node}); // the heap's reference moves on
+        detail::tls_running_core->push_ready(
+            {detail::ReadyItem::callback, node}); // the heap's reference moves on
     }
 
     template <class F>
     void add_fd_callback(int fd, detail::IoDirection direction, F&& fn, const char* what) {
         check_usable(what);
-        io_driver_.set_callback(
-            fd, direction, new detail::FdCallbackOf<std::decay_t<F>>(io_driver_, fd, direction, std::forward<F>(fn)));
+        io_driver_.set_callback(fd, direction,
+                                new detail::FdCallbackOf<std::decay_t<F>>(io_driver_, fd, direction,
+                                                                          std::forward<F>(fn)));
     }
 
     /// Runs until no task is pending, reporting tasks that end with an exception other than
@@ -456,7 +479,8 @@ private:
         RunningScope scope(*this);
         tasks_.report_failures = true;
         try {
-            while (tasks_.has_pending() && !stopping_) run_once();
+            while (tasks_.has_pending() && !stopping_)
+                run_once();
         } catch (...) {
             tasks_.report_failures = false;
             throw;
@@ -495,10 +519,12 @@ struct LoopAccess {
 inline void EventLoop::close_tasks() noexcept {
     detail::PromiseBase* pending = tasks_.take_pending();
     for (detail::PromiseBase* t = pending; t; t = t->next_task_) {
-        if (t->wait_) std::exchange(t->wait_, {}).detach();
-        call_exception_handler({"Task was destroyed but it is pending: the loop closed before it finished "
-                                "(await it, or let aio::run cancel it)",
-                                nullptr, t->name()});
+        if (t->wait_)
+            std::exchange(t->wait_, {}).detach();
+        call_exception_handler(
+            {"Task was destroyed but it is pending: the loop closed before it finished "
+             "(await it, or let aio::run cancel it)",
+             nullptr, t->name()});
     }
     for (detail::PromiseBase* t = pending; t; t = t->next_task_) {
         t->state_ = detail::FrameState::finished; // never resumed again
@@ -512,8 +538,9 @@ inline void EventLoop::close_tasks() noexcept {
     for (detail::PromiseBase* t = tasks_.take_finished(); t;) {
         detail::PromiseBase* next = t->next_task_;
         if (t->has_exception() && !t->exception_retrieved_ && !t->is_cancelled())
-            call_exception_handler({"Task exception was never retrieved (await the task or call result())",
-                                    t->take_exception(), t->name()});
+            call_exception_handler(
+                {"Task exception was never retrieved (await the task or call result())",
+                 t->take_exception(), t->name()});
         t->prev_task_ = t->next_task_ = nullptr;
         t->loop_ = nullptr;
         t = next;
@@ -530,12 +557,16 @@ inline void EventLoop::close_tasks() noexcept {
 
 inline void EventLoop::close() {
     check_thread("close");
-    if (running_) throw RuntimeError("cannot close a running event loop; call stop() and let it return first");
-    if (closed_) return;
+    if (running_)
+        throw RuntimeError(
+            "cannot close a running event loop; call stop() and let it return first");
+    if (closed_)
+        return;
     closed_ = true;
     inbox_->close();
     ready_.clear([](detail::ReadyItem item) {
-        if (item.kind() == detail::ReadyItem::callback) item.target<detail::CallbackNode>()->release();
+        if (item.kind() == detail::ReadyItem::callback)
+            item.target<detail::CallbackNode>()->release();
     });
     timers_.clear([](detail::TimerHeap::Fire fire, void* arg) {
         if (fire == &fire_callback_timer) {
@@ -550,7 +581,8 @@ inline void EventLoop::close() {
     signal_driver_.shutdown();
     io_driver_.shutdown();
     shutdown_default_executor();
-    if (detail::tls_current_loop == this) detail::tls_current_loop = nullptr;
+    if (detail::tls_current_loop == this)
+        detail::tls_current_loop = nullptr;
 }
 
 } // namespace aio

@@ -3,9 +3,9 @@
 // executor.hpp.
 #pragma once
 
-#include <utility>
-
 #include <aio/detail/function.hpp>
+
+#include <utility>
 
 namespace aio {
 
@@ -47,13 +47,15 @@ public:
 
     /// Shuts the executor down (waiting for its work) and lets it go.
     void shutdown() {
-        if (executor_) executor_->shutdown(true);
+        if (executor_)
+            executor_->shutdown(true);
         reset();
     }
 
 private:
     void reset() noexcept {
-        if (owner_) drop_(owner_);
+        if (owner_)
+            drop_(owner_);
         executor_ = nullptr;
         owner_ = nullptr;
     }

@@ -2,10 +2,10 @@
 // and observed with.
 #pragma once
 
+#include <aio/detail/chrono.hpp>
+
 #include <exception>
 #include <string>
-
-#include <aio/detail/chrono.hpp>
 
 namespace aio {
 

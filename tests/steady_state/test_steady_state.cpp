@@ -3,13 +3,14 @@
 // (forwarding to malloc/free, which ASan intercepts as usual, and counting while
 // g_count_allocations is set), which would turn ASan's new/delete checks off for every other
 // test if it lived in aio_tests.
-#include <aio/io.hpp>
-#include <aio/aio.hpp>
-
 #include "catch.hpp"
 #include "io_test_util.hpp"
 #include "pipe.hpp"
 #include "test_util.hpp"
+#include <aio/aio.hpp>
+#include <aio/io.hpp>
+
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -21,8 +22,6 @@
 #include <new>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
 
 using aio::detail::LoopAccess;
 using aio_test::Pipe;
@@ -38,49 +37,92 @@ std::atomic<bool> g_count_allocations{false};
 std::atomic<std::uint64_t> g_allocations{0};
 
 void* counted_malloc(std::size_t size) noexcept {
-    if (g_count_allocations.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
+    if (g_count_allocations.load(std::memory_order_relaxed))
+        g_allocations.fetch_add(1, std::memory_order_relaxed);
     return std::malloc(size == 0 ? 1 : size);
 }
 
 void* counted_aligned(std::size_t size, std::align_val_t alignment) noexcept {
-    if (g_count_allocations.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
+    if (g_count_allocations.load(std::memory_order_relaxed))
+        g_allocations.fetch_add(1, std::memory_order_relaxed);
     std::size_t align = static_cast<std::size_t>(alignment);
-    if (align < sizeof(void*)) align = sizeof(void*);
+    if (align < sizeof(void*))
+        align = sizeof(void*);
     void* p = nullptr;
     return ::posix_memalign(&p, align, size == 0 ? 1 : size) == 0 ? p : nullptr;
 }
 
 void* counted_or_throw(void* p) {
-    if (!p) throw std::bad_alloc();
+    if (!p)
+        throw std::bad_alloc();
     return p;
 }
 
 } // namespace
 
-void* operator new(std::size_t size) { return counted_or_throw(counted_malloc(size)); }
-void* operator new[](std::size_t size) { return counted_or_throw(counted_malloc(size)); }
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return counted_malloc(size); }
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept { return counted_malloc(size); }
-void* operator new(std::size_t size, std::align_val_t a) { return counted_or_throw(counted_aligned(size, a)); }
-void* operator new[](std::size_t size, std::align_val_t a) { return counted_or_throw(counted_aligned(size, a)); }
-void* operator new(std::size_t size, std::align_val_t a, const std::nothrow_t&) noexcept { return counted_aligned(size, a); }
+void* operator new(std::size_t size) {
+    return counted_or_throw(counted_malloc(size));
+}
+void* operator new[](std::size_t size) {
+    return counted_or_throw(counted_malloc(size));
+}
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+    return counted_malloc(size);
+}
+void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
+    return counted_malloc(size);
+}
+void* operator new(std::size_t size, std::align_val_t a) {
+    return counted_or_throw(counted_aligned(size, a));
+}
+void* operator new[](std::size_t size, std::align_val_t a) {
+    return counted_or_throw(counted_aligned(size, a));
+}
+void* operator new(std::size_t size, std::align_val_t a, const std::nothrow_t&) noexcept {
+    return counted_aligned(size, a);
+}
 void* operator new[](std::size_t size, std::align_val_t a, const std::nothrow_t&) noexcept {
     return counted_aligned(size, a);
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+    std::free(p);
+}
 
-// ---------------------------------------------------------------- 1. steady state: no epoll_ctl, no allocation
+// ---------------------------------------------------------------- 1. steady state: no epoll_ctl,
+// no allocation
 
 namespace {
 
@@ -131,7 +173,8 @@ namespace {
 
 /// How the ping-pong moves its bytes.
 enum class Api {
-    wait_readable, // aio::wait_readable, then ::read; ::write (a pipe with one message in it has room)
+    wait_readable, // aio::wait_readable, then ::read; ::write (a pipe with one message in it has
+                   // room)
     read_some,     // aio::read_some / aio::write_some
 };
 
@@ -145,12 +188,15 @@ enum class Role { pinger, ponger };
 /// under AddressSanitizer aio does not recycle coroutine frames, so a child's frame would be a
 /// heap allocation per call.
 template <Api api>
-aio::Task<> ping_pong_side(Role role, int in, int out, SteadyStateMeter& meter, std::uint64_t& received) {
+aio::Task<> ping_pong_side(Role role, int in, int out, SteadyStateMeter& meter,
+                           std::uint64_t& received) {
     std::array<char, message_size> buf{};
     for (int i = 0; i < total_round_trips; ++i) {
         if (role == Role::pinger) {
-            if (i == warmup_round_trips) meter.start();
-            if (i == warmup_round_trips + measured_round_trips) meter.stop();
+            if (i == warmup_round_trips)
+                meter.start();
+            if (i == warmup_round_trips + measured_round_trips)
+                meter.stop();
             buf[0] = static_cast<char>(i);
         }
         // The pinger sends, then reads the reply; the ponger reads, then sends back what it read.
@@ -158,10 +204,12 @@ aio::Task<> ping_pong_side(Role role, int in, int out, SteadyStateMeter& meter, 
             if (sending) {
                 bool sent_all = false;
                 if constexpr (api == Api::wait_readable)
-                    sent_all = ::write(out, buf.data(), message_size) == static_cast<ssize_t>(message_size);
+                    sent_all = ::write(out, buf.data(), message_size) ==
+                               static_cast<ssize_t>(message_size);
                 else
                     sent_all = co_await aio::write_some(out, bytes_of(buf)) == message_size;
-                if (!sent_all) ++meter.errors;
+                if (!sent_all)
+                    ++meter.errors;
                 continue;
             }
             // Reads exactly message_size bytes.
@@ -171,14 +219,18 @@ aio::Task<> ping_pong_side(Role role, int in, int out, SteadyStateMeter& meter, 
                 std::size_t n = 0;
                 if constexpr (api == Api::wait_readable) {
                     co_await aio::wait_readable(in);
-                    if (meter.measuring) ++meter.waits;
+                    if (meter.measuring)
+                        ++meter.waits;
                     const ssize_t r = ::read(in, buf.data() + got, message_size - got);
                     // Woken with nothing to read: tolerated a few times; a wait that spins fails.
-                    if (r < 0 && errno == EAGAIN && ++empty_wakes <= 100) continue;
-                    if (r > 0) n = static_cast<std::size_t>(r);
+                    if (r < 0 && errno == EAGAIN && ++empty_wakes <= 100)
+                        continue;
+                    if (r > 0)
+                        n = static_cast<std::size_t>(r);
                 } else {
                     n = co_await aio::read_some(in, bytes_of(buf).subspan(got));
-                    if (meter.measuring) ++meter.waits;
+                    if (meter.measuring)
+                        ++meter.waits;
                 }
                 if (n == 0) { // end of file or an error
                     ++meter.errors;
@@ -188,7 +240,8 @@ aio::Task<> ping_pong_side(Role role, int in, int out, SteadyStateMeter& meter, 
             }
             received += got;
         }
-        if (role == Role::pinger && buf[0] != static_cast<char>(i)) ++meter.errors;
+        if (role == Role::pinger && buf[0] != static_cast<char>(i))
+            ++meter.errors;
     }
 }
 
@@ -204,22 +257,25 @@ void check_ping_pong(const char* label) {
         SteadyStateMeter meter{LoopAccess::io(loop)};
         std::uint64_t pinger_bytes = 0, ponger_bytes = 0;
         auto body = [&]() -> aio::Task<> {
-            auto a = aio::create_task(ping_pong_side<api>(Role::pinger, pong.r, ping.w, meter, pinger_bytes));
-            auto b = aio::create_task(ping_pong_side<api>(Role::ponger, ping.r, pong.w, meter, ponger_bytes));
+            auto a = aio::create_task(
+                ping_pong_side<api>(Role::pinger, pong.r, ping.w, meter, pinger_bytes));
+            auto b = aio::create_task(
+                ping_pong_side<api>(Role::ponger, ping.r, pong.w, meter, ponger_bytes));
             co_await a;
             co_await b;
         };
         run_bounded(loop, body());
 
-        WARN(label << " ping-pong, " << measured_round_trips << " round trips of " << message_size << " bytes after "
-                   << warmup_round_trips << " warm-up ones: " << meter.waits
+        WARN(label << " ping-pong, " << measured_round_trips << " round trips of " << message_size
+                   << " bytes after " << warmup_round_trips << " warm-up ones: " << meter.waits
                    << (api == Api::wait_readable ? " waits, " : " reads, ") << meter.control_calls
                    << " epoll_ctl calls, " << meter.allocations << " heap allocations");
         REQUIRE(meter.measured);
         CHECK(meter.errors == 0);
         CHECK(pinger_bytes == std::uint64_t{total_round_trips} * message_size);
         CHECK(ponger_bytes == std::uint64_t{total_round_trips} * message_size);
-        CHECK(meter.waits == 2 * measured_round_trips); // each side woke once per message, with the data
+        CHECK(meter.waits ==
+              2 * measured_round_trips); // each side woke once per message, with the data
         CHECK(meter.control_calls == 0);
         CHECK(meter.allocations == 0);
     }
@@ -228,17 +284,20 @@ void check_ping_pong(const char* label) {
 
 } // namespace
 
-TEST_CASE("io driver: ping-pong with wait_readable + read/write makes no epoll_ctl call and no allocation",
+TEST_CASE("io driver: ping-pong with wait_readable + read/write makes no epoll_ctl call and no "
+          "allocation",
           "[io_driver][steady]") {
     check_ping_pong<Api::wait_readable>("wait_readable + ::read/::write");
 }
 
-TEST_CASE("io driver: ping-pong with read_some/write_some makes no epoll_ctl call and no allocation",
-          "[io_driver][steady]") {
+TEST_CASE(
+    "io driver: ping-pong with read_some/write_some makes no epoll_ctl call and no allocation",
+    "[io_driver][steady]") {
     check_ping_pong<Api::read_some>("read_some/write_some");
 }
 
-TEST_CASE("io driver: a fresh fd costs one epoll_ctl (the registration), close_fd one (the removal), waits none",
+TEST_CASE("io driver: a fresh fd costs one epoll_ctl (the registration), close_fd one (the "
+          "removal), waits none",
           "[io_driver][steady]") {
     const int fds_before = aio_test::open_fd_count();
     {
@@ -283,4 +342,3 @@ TEST_CASE("io driver: a fresh fd costs one epoll_ctl (the registration), close_f
     }
     REQUIRE(aio_test::open_fd_count() == fds_before);
 }
-

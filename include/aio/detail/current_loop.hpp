@@ -3,9 +3,9 @@
 // Plain thread-locals, read on hot paths without a function call.
 #pragma once
 
-#include <string>
-
 #include <fmt/core.h>
+
+#include <string>
 
 namespace aio {
 class EventLoop;
@@ -27,7 +27,8 @@ inline thread_local LoopCore* tls_closing_core = nullptr;
 
 /// How error messages name a loop: "event loop 0x55d0c1a2b2c0", the address fmt gives.
 inline std::string loop_name(const EventLoop* loop) {
-    return loop ? fmt::format("event loop {}", static_cast<const void*>(loop)) : std::string("no event loop");
+    return loop ? fmt::format("event loop {}", static_cast<const void*>(loop))
+                : std::string("no event loop");
 }
 
 } // namespace aio::detail

@@ -50,14 +50,13 @@
 // drivers with this interface when the loop is constructed.
 #pragma once
 
-#include <cerrno>
-#include <csignal>
-#include <cstddef>
-#include <cstdint>
-#include <memory>
-#include <span>
-#include <string>
-#include <system_error>
+#include <aio/config.hpp>
+#include <aio/detail/callback.hpp>
+#include <aio/detail/pod_array.hpp>
+#include <aio/detail/poller.hpp>
+#include <aio/detail/promise_base.hpp>
+#include <aio/detail/ready_queue.hpp>
+#include <aio/detail/waiter_list.hpp>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -66,13 +65,14 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include <aio/config.hpp>
-#include <aio/detail/callback.hpp>
-#include <aio/detail/pod_array.hpp>
-#include <aio/detail/poller.hpp>
-#include <aio/detail/promise_base.hpp>
-#include <aio/detail/ready_queue.hpp>
-#include <aio/detail/waiter_list.hpp>
+#include <cerrno>
+#include <csignal>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <system_error>
 
 namespace aio::detail {
 
@@ -141,9 +141,10 @@ struct IoRegistration {
 
 /// The system_error an operation on `fd` throws: names the call and the fd.
 [[noreturn, gnu::cold]] inline void throw_io_error(int error, const char* call, int fd) {
-    throw std::system_error(error, std::system_category(),
-                            std::string(call) + " on fd " + std::to_string(fd) +
-                                (error == EBADF ? " (the fd was closed while the operation was pending)" : ""));
+    throw std::system_error(
+        error, std::system_category(),
+        std::string(call) + " on fd " + std::to_string(fd) +
+            (error == EBADF ? " (the fd was closed while the operation was pending)" : ""));
 }
 
 /// Is `fd` ready in `direction` right now? One poll(2), for the cases readiness bits cannot
@@ -177,7 +178,8 @@ public:
     IoDriver& operator=(const IoDriver&) = delete;
     ~IoDriver() {
         shutdown();
-        while (allocated_) delete std::exchange(allocated_, allocated_->next_allocated);
+        while (allocated_)
+            delete std::exchange(allocated_, allocated_->next_allocated);
     }
 
     /// The fd's registration, registering it with the kernel on first use. Throws
@@ -185,7 +187,8 @@ public:
     IoRegistration& registration(int fd) {
         if (AIO_LIKELY(fd >= 0 && static_cast<std::size_t>(fd) < by_fd_.size()))
             if (IoRegistration* reg = by_fd_[static_cast<std::size_t>(fd)]) {
-                if (AIO_UNLIKELY(loop_.debug())) return checked(*reg);
+                if (AIO_UNLIKELY(loop_.debug()))
+                    return checked(*reg);
                 return *reg;
             }
         return add_registration(fd);
@@ -193,14 +196,17 @@ public:
 
     /// The registration of `fd` if it has one.
     IoRegistration* find(int fd) const noexcept {
-        return fd >= 0 && static_cast<std::size_t>(fd) < by_fd_.size() ? by_fd_[static_cast<std::size_t>(fd)] : nullptr;
+        return fd >= 0 && static_cast<std::size_t>(fd) < by_fd_.size()
+                   ? by_fd_[static_cast<std::size_t>(fd)]
+                   : nullptr;
     }
 
     /// Ends the fd's pending operations and waits with EBADF, drops its callbacks and
     /// deregisters it from the kernel. The fd itself stays open. False if it had no registration.
     bool deregister(int fd) noexcept {
         IoRegistration* reg = find(fd);
-        if (!reg) return false;
+        if (!reg)
+            return false;
         for (IoDirection direction : {IoDirection::read, IoDirection::write}) {
             WaitList& list = reg->waiters[static_cast<int>(direction)];
             while (!list.empty()) {
@@ -226,8 +232,10 @@ public:
     /// detached every suspended task before). A completion backend drains here.
     void shutdown() noexcept {
         for (IoRegistration* reg : by_fd_) {
-            if (!reg) continue;
-            for (IoDirection direction : {IoDirection::read, IoDirection::write}) drop_callback(*reg, direction);
+            if (!reg)
+                continue;
+            for (IoDirection direction : {IoDirection::read, IoDirection::write})
+                drop_callback(*reg, direction);
             poller_.remove(reg->fd);
         }
         by_fd_.clear();
@@ -243,9 +251,12 @@ public:
         const PollEvent* events = poller_.events();
         for (int i = 0; i < count; ++i) {
             auto* reg = reinterpret_cast<IoRegistration*>(static_cast<std::uintptr_t>(
-                events[i].token & ((std::uint64_t{1} << IoRegistration::token_generation_shift) - 1)));
-            const auto generation = static_cast<std::uint16_t>(events[i].token >> IoRegistration::token_generation_shift);
-            if (reg->generation != generation || reg->fd < 0) continue; // an fd closed meanwhile
+                events[i].token &
+                ((std::uint64_t{1} << IoRegistration::token_generation_shift) - 1)));
+            const auto generation = static_cast<std::uint16_t>(
+                events[i].token >> IoRegistration::token_generation_shift);
+            if (reg->generation != generation || reg->fd < 0)
+                continue; // an fd closed meanwhile
             dispatch(*reg, events[i].ready);
         }
         return count;
@@ -271,13 +282,15 @@ public:
         const int d = static_cast<int>(direction);
         drop_callback(reg, direction);
         reg.callbacks[d] = owned.release_ownership();
-        if ((reg.ready & readiness_bit(direction)) && poll_now(fd, direction)) queue_callback(reg, direction);
+        if ((reg.ready & readiness_bit(direction)) && poll_now(fd, direction))
+            queue_callback(reg, direction);
     }
 
     /// Removes the fd's callback for `direction`; false if there was none.
     bool remove_callback(int fd, IoDirection direction) noexcept {
         IoRegistration* reg = find(fd);
-        if (!reg || !reg->callbacks[static_cast<int>(direction)]) return false;
+        if (!reg || !reg->callbacks[static_cast<int>(direction)])
+            return false;
         drop_callback(*reg, direction);
         return true;
     }
@@ -287,7 +300,8 @@ public:
     void after_callback(int fd, IoDirection direction, CallbackNode* node) {
         IoRegistration* reg = find(fd);
         const int d = static_cast<int>(direction);
-        if (!reg || reg->callbacks[d] != node) return;
+        if (!reg || reg->callbacks[d] != node)
+            return;
         reg->callback_queued[d] = false;
         if (poll_now(fd, direction))
             queue_callback(*reg, direction);
@@ -310,7 +324,8 @@ public:
                 return false;
             }
         }
-        if (task.cancel_pending()) return false; // await_resume delivers it
+        if (task.cancel_pending())
+            return false; // await_resume delivers it
         reg.waiters[static_cast<int>(direction)].push_back(op);
         return true;
     }
@@ -333,7 +348,8 @@ public:
             }
             clear_ready(reg, direction);
         }
-        if (task.cancel_pending()) return false; // await_resume delivers it
+        if (task.cancel_pending())
+            return false; // await_resume delivers it
         reg.waiters[static_cast<int>(direction)].push_back(op);
         return true;
     }
@@ -351,7 +367,8 @@ public:
     /// Registrations currently live (for tests and diagnostics).
     std::size_t registered_count() const noexcept {
         std::size_t n = 0;
-        for (IoRegistration* reg : by_fd_) n += reg != nullptr;
+        for (IoRegistration* reg : by_fd_)
+            n += reg != nullptr;
         return n;
     }
 
@@ -365,16 +382,19 @@ private:
         if (::fstat(fd, &st) != 0) { // closed with ::close(): fail as an unwatched closed fd does
             const int error = errno;
             deregister(fd);
-            throw std::system_error(error, std::system_category(),
-                                    "cannot watch fd " + std::to_string(fd) +
-                                        " (closed with ::close() while registered; close watched fds with "
-                                        "aio::close_fd())");
+            throw std::system_error(
+                error, std::system_category(),
+                "cannot watch fd " + std::to_string(fd) +
+                    " (closed with ::close() while registered; close watched fds with "
+                    "aio::close_fd())");
         }
-        if (st.st_dev == reg.device && st.st_ino == reg.inode) return reg;
+        if (st.st_dev == reg.device && st.st_ino == reg.inode)
+            return reg;
         loop_.call_exception_handler(
             {"fd " + std::to_string(fd) +
                  " was closed with ::close() while the event loop watched it, and the number now "
-                 "belongs to another file: close watched fds with aio::close_fd() (debug mode found "
+                 "belongs to another file: close watched fds with aio::close_fd() (debug mode "
+                 "found "
                  "this and registered the new file; without debug mode its waits would never wake)",
              nullptr,
              {}});
@@ -383,12 +403,15 @@ private:
     }
 
     IoRegistration& add_registration(int fd) {
-        if (fd < 0) throw std::system_error(EBADF, std::system_category(), "cannot watch fd " + std::to_string(fd));
+        if (fd < 0)
+            throw std::system_error(EBADF, std::system_category(),
+                                    "cannot watch fd " + std::to_string(fd));
         if (static_cast<std::size_t>(fd) >= by_fd_.size()) {
             // Only an open fd may grow the table to its number: a bogus fd (1'000'000'000) is
             // EBADF, not a gigabyte table.
             if (::fcntl(fd, F_GETFD) == -1)
-                throw std::system_error(errno, std::system_category(), "cannot watch fd " + std::to_string(fd));
+                throw std::system_error(errno, std::system_category(),
+                                        "cannot watch fd " + std::to_string(fd));
             by_fd_.resize(static_cast<std::size_t>(fd) + 1);
         }
         IoRegistration* reg = free_;
@@ -400,7 +423,8 @@ private:
             reg->next_allocated = allocated_;
             allocated_ = reg;
             if (reinterpret_cast<std::uintptr_t>(reg) >> IoRegistration::token_generation_shift)
-                throw std::system_error(ENOMEM, std::system_category(), "aio: registration address too wide for a token");
+                throw std::system_error(ENOMEM, std::system_category(),
+                                        "aio: registration address too wide for a token");
         }
         reg->fd = fd;
         struct stat st {};
@@ -449,12 +473,16 @@ private:
 
     void dispatch(IoRegistration& reg, std::uint8_t ready) {
         reg.ready |= ready;
-        reg.handed &= static_cast<std::uint8_t>(~ready); // fresh readiness, not yet handed to a wait
-        if (reg.on_readable && (ready & readiness::readable)) reg.on_readable(reg.client);
+        reg.handed &=
+            static_cast<std::uint8_t>(~ready); // fresh readiness, not yet handed to a wait
+        if (reg.on_readable && (ready & readiness::readable))
+            reg.on_readable(reg.client);
         for (IoDirection direction : {IoDirection::read, IoDirection::write}) {
-            if (!(ready & readiness_bit(direction))) continue;
+            if (!(ready & readiness_bit(direction)))
+                continue;
             perform_queued(reg, direction);
-            if (reg.callbacks[static_cast<int>(direction)]) queue_callback(reg, direction);
+            if (reg.callbacks[static_cast<int>(direction)])
+                queue_callback(reg, direction);
         }
     }
 
@@ -463,7 +491,8 @@ private:
         WaitList& list = reg.waiters[static_cast<int>(direction)];
         while (!list.empty()) {
             auto& op = static_cast<IoOpNode&>(*list.front());
-            if (!op.perform(op, reg)) return; // EAGAIN: the rest wait for the next event
+            if (!op.perform(op, reg))
+                return; // EAGAIN: the rest wait for the next event
             list.pop_front();
             op.completed = true;
             wake(op);
@@ -472,7 +501,8 @@ private:
 
     void queue_callback(IoRegistration& reg, IoDirection direction) {
         const int d = static_cast<int>(direction);
-        if (reg.callback_queued[d]) return;
+        if (reg.callback_queued[d])
+            return;
         reg.callback_queued[d] = true;
         reg.callbacks[d]->add_ref();
         loop_.push_ready({ReadyItem::callback, reg.callbacks[d]});
@@ -491,7 +521,7 @@ private:
     Poller poller_;
     PodArray<IoRegistration*> by_fd_;
     IoRegistration* allocated_ = nullptr; // all of them, linked through next_allocated
-    IoRegistration* free_ = nullptr;       // retired ones, for reuse
+    IoRegistration* free_ = nullptr;      // retired ones, for reuse
 };
 
 /// A level-triggered fd callback (add_reader / add_writer): runs the user's function, then
@@ -506,10 +536,12 @@ public:
         try {
             fn_();
         } catch (...) {
-            if (!cancelled) driver_.after_callback(fd_, direction_, this);
+            if (!cancelled)
+                driver_.after_callback(fd_, direction_, this);
             throw;
         }
-        if (!cancelled) driver_.after_callback(fd_, direction_, this);
+        if (!cancelled)
+            driver_.after_callback(fd_, direction_, this);
     }
 
 private:

@@ -17,19 +17,19 @@
 // no byte is lost between the kernel and the caller.
 #pragma once
 
-#include <cerrno>
-#include <coroutine>
-#include <cstddef>
-#include <span>
+#include <aio/detail/io_driver.hpp>
+#include <aio/detail/promise_base.hpp>
+#include <aio/detail/waiter_list.hpp>
 
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
 
-#include <aio/detail/io_driver.hpp>
-#include <aio/detail/promise_base.hpp>
-#include <aio/detail/waiter_list.hpp>
+#include <cerrno>
+#include <coroutine>
+#include <cstddef>
+#include <span>
 
 namespace aio::detail::io {
 
@@ -62,7 +62,8 @@ public:
     /// shorter than that means the kernel buffer ran dry (or full), so the readiness bit is
     /// cleared without another syscall to see EAGAIN (Tokio does the same); pass 0 where a
     /// short transfer means nothing (datagrams, accept).
-    Operation(int fd, IoDirection direction, const char* name, std::size_t size, Syscall call) noexcept
+    Operation(int fd, IoDirection direction, const char* name, std::size_t size,
+              Syscall call) noexcept
         : fd_(fd), direction_(direction), name_(name), size_(size), call_(call) {}
 
     template <class P>
@@ -70,14 +71,17 @@ public:
         PromiseBase& task = running_task(h);
         IoDriver& driver = task.loop_->io();
         perform = &perform_once;
-        if (!driver.start(driver.registration(fd_), direction_, *this, task)) return false;
+        if (!driver.start(driver.registration(fd_), direction_, *this, task))
+            return false;
         task.park(h, WaitRef::to(*this));
         return true;
     }
 
     std::size_t await_resume() {
-        if (!completed) throw_cancelled(*task);
-        if (error) throw_io_error(error, name_, fd_);
+        if (!completed)
+            throw_cancelled(*task);
+        if (error)
+            throw_io_error(error, name_, fd_);
         return static_cast<std::size_t>(result);
     }
 
@@ -89,10 +93,12 @@ private:
             if (n >= 0) {
                 self.result = n;
                 // Not at EOF (n == 0): end of file stays readable, and no new edge would say so.
-                if (n > 0 && static_cast<std::size_t>(n) < self.size_) IoDriver::clear_ready(reg, self.direction_);
+                if (n > 0 && static_cast<std::size_t>(n) < self.size_)
+                    IoDriver::clear_ready(reg, self.direction_);
                 return true;
             }
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 IoDriver::clear_ready(reg, self.direction_);
                 return false;
@@ -117,15 +123,16 @@ Operation<Syscall> make_operation(int fd, IoDirection direction, const char* nam
 
 /// recv on a stream socket (a short read clears readiness; use recvfrom for datagrams).
 inline auto recv(int fd, std::span<std::byte> buffer, int flags = 0) noexcept {
-    return make_operation(fd, IoDirection::read, "recv", buffer.size(), [buffer, flags](int s) noexcept {
-        return ::recv(s, buffer.data(), buffer.size(), flags);
-    });
+    return make_operation(
+        fd, IoDirection::read, "recv", buffer.size(),
+        [buffer, flags](int s) noexcept { return ::recv(s, buffer.data(), buffer.size(), flags); });
 }
 
 inline auto send(int fd, std::span<const std::byte> bytes, int flags = 0) noexcept {
-    return make_operation(fd, IoDirection::write, "send", bytes.size(), [bytes, flags](int s) noexcept {
-        return ::send(s, bytes.data(), bytes.size(), flags | no_sigpipe);
-    });
+    return make_operation(fd, IoDirection::write, "send", bytes.size(),
+                          [bytes, flags](int s) noexcept {
+                              return ::send(s, bytes.data(), bytes.size(), flags | no_sigpipe);
+                          });
 }
 
 inline auto sendmsg(int fd, const msghdr* message, int flags = 0) noexcept {
@@ -142,13 +149,15 @@ inline auto accept(int fd, sockaddr* address = nullptr, socklen_t* length = null
 }
 
 inline auto read(int fd, std::span<std::byte> buffer) noexcept {
-    return make_operation(fd, IoDirection::read, "read", buffer.size(),
-                          [buffer](int f) noexcept { return ::read(f, buffer.data(), buffer.size()); });
+    return make_operation(fd, IoDirection::read, "read", buffer.size(), [buffer](int f) noexcept {
+        return ::read(f, buffer.data(), buffer.size());
+    });
 }
 
 inline auto write(int fd, std::span<const std::byte> bytes) noexcept {
-    return make_operation(fd, IoDirection::write, "write", bytes.size(),
-                          [bytes](int f) noexcept { return ::write(f, bytes.data(), bytes.size()); });
+    return make_operation(fd, IoDirection::write, "write", bytes.size(), [bytes](int f) noexcept {
+        return ::write(f, bytes.data(), bytes.size());
+    });
 }
 
 /// connect(2) on a non-blocking socket: EINPROGRESS waits until the socket is writable, then
@@ -176,21 +185,25 @@ public:
         // In progress: the socket becomes writable when the handshake ends either way.
         IoDriver::clear_ready(reg, IoDirection::write);
         perform = &check_outcome;
-        if (!driver.start(reg, IoDirection::write, *this, task)) return false;
+        if (!driver.start(reg, IoDirection::write, *this, task))
+            return false;
         task.park(h, WaitRef::to(*this));
         return true;
     }
 
     void await_resume() {
-        if (!completed) throw_cancelled(*task);
-        if (error) throw_io_error(error, "connect", fd_);
+        if (!completed)
+            throw_cancelled(*task);
+        if (error)
+            throw_io_error(error, "connect", fd_);
     }
 
 private:
     static bool check_outcome(IoOpNode& node, IoRegistration& reg) noexcept {
         int so_error = 0;
         socklen_t len = sizeof so_error;
-        if (::getsockopt(reg.fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0) so_error = errno;
+        if (::getsockopt(reg.fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0)
+            so_error = errno;
         if (so_error == EINPROGRESS || so_error == EALREADY) {
             IoDriver::clear_ready(reg, IoDirection::write);
             return false;
@@ -210,6 +223,8 @@ inline ConnectOperation connect(int fd, const sockaddr* address, socklen_t lengt
 
 /// Ends the fd's pending operations (each throws std::system_error EBADF), drops its
 /// registration, then closes it. Returns ::close's result.
-inline int close(LoopCore& loop, int fd) noexcept { return loop.io().close(fd); }
+inline int close(LoopCore& loop, int fd) noexcept {
+    return loop.io().close(fd);
+}
 
 } // namespace aio::detail::io

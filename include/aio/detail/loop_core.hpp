@@ -5,15 +5,6 @@
 // (PromiseBase::loop_), and users, who only see EventLoop, cannot reach any of it.
 #pragma once
 
-#include <atomic>
-#include <cstdint>
-#include <memory>
-#include <string>
-#include <thread>
-#include <utility>
-
-#include <fmt/core.h>
-
 #include <aio/config.hpp>
 #include <aio/detail/callback.hpp>
 #include <aio/detail/current_loop.hpp>
@@ -26,13 +17,23 @@
 #include <aio/errors.hpp>
 #include <aio/loop_options.hpp>
 
+#include <fmt/core.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+
 namespace aio::detail {
 
 class PromiseBase;
 class IoDriver;
 
 inline std::string describe(const std::exception_ptr& error) {
-    if (!error) return {};
+    if (!error)
+        return {};
     try {
         std::rethrow_exception(error);
     } catch (const CancelledError& e) {
@@ -47,8 +48,7 @@ inline std::string describe(const std::exception_ptr& error) {
 class LoopCore {
 public:
     LoopCore(EventLoop& owner, LoopOptions options)
-        : owner_(&owner), debug_(options.debug), clock_(options.virtual_time),
-          inbox_() {}
+        : owner_(&owner), debug_(options.debug), clock_(options.virtual_time), inbox_() {}
     LoopCore(const LoopCore&) = delete;
     LoopCore& operator=(const LoopCore&) = delete;
 
@@ -57,14 +57,18 @@ public:
 
     // --- the ready queue ------------------------------------------------------------------
     /// Queues a suspended task's next step (a wake-up: one trip through the queue).
-    AIO_ALWAYS_INLINE void schedule(PromiseBase& task) { ready_.push({ReadyItem::task_step, &task}); }
+    AIO_ALWAYS_INLINE void schedule(PromiseBase& task) {
+        ready_.push({ReadyItem::task_step, &task});
+    }
     void push_ready(ReadyItem item) { ready_.push(item); }
 
     // --- time -------------------------------------------------------------------------------
     std::int64_t now_ns() const noexcept { return clock_.now_ns(); }
     TimerHeap& timers() noexcept { return timers_; }
     LoopClock& clock() noexcept { return clock_; }
-    std::int64_t next_deadline() noexcept { return timers_.empty() ? never_ns : timers_.next_deadline(); }
+    std::int64_t next_deadline() noexcept {
+        return timers_.empty() ? never_ns : timers_.next_deadline();
+    }
 
     // --- state and threads --------------------------------------------------------------------
     bool is_closed() const noexcept { return closed_; }
@@ -80,17 +84,21 @@ public:
     /// running this loop. Only atomics are read before the check, so a foreign
     /// thread's call is caught without a data race.
     AIO_ALWAYS_INLINE void check_thread(const char* what) const {
-        if (AIO_UNLIKELY(debug_)) check_thread_slow(what);
+        if (AIO_UNLIKELY(debug_))
+            check_thread_slow(what);
     }
     /// check_thread, and aio::RuntimeError when the loop is closed.
     void check_usable(const char* what) const {
         check_thread(what);
         if (AIO_UNLIKELY(closed_))
-            throw RuntimeError(std::string(what) +
-                               "(): the event loop is closed; create a new EventLoop (or use aio::run)");
+            throw RuntimeError(
+                std::string(what) +
+                "(): the event loop is closed; create a new EventLoop (or use aio::run)");
     }
     /// Set while the loop runs; read by stop() and the debug checks from other threads.
-    bool running_on_some_thread() const noexcept { return thread_.load(std::memory_order_relaxed) != std::thread::id(); }
+    bool running_on_some_thread() const noexcept {
+        return thread_.load(std::memory_order_relaxed) != std::thread::id();
+    }
     bool running_on_this_thread() const noexcept {
         return thread_.load(std::memory_order_relaxed) == std::this_thread::get_id();
     }
@@ -104,7 +112,8 @@ public:
                 return;
             }
         } catch (...) {
-            default_exception_handler(ExceptionContext{"the exception handler itself threw", std::current_exception(), {}});
+            default_exception_handler(ExceptionContext{
+                "the exception handler itself threw", std::current_exception(), {}});
         }
         default_exception_handler(context);
     }
@@ -113,8 +122,10 @@ public:
     static void default_exception_handler(const ExceptionContext& context) noexcept {
         try {
             std::string line = "aio: " + context.message;
-            if (!context.task_name.empty()) line += " [task " + context.task_name + "]";
-            if (context.exception) line += ": " + describe(context.exception);
+            if (!context.task_name.empty())
+                line += " [task " + context.task_name + "]";
+            if (context.exception)
+                line += ": " + describe(context.exception);
             fmt::print(stderr, fmt::runtime("{}\n"), line);
         } catch (...) {
         }

@@ -4,13 +4,13 @@
 // a visible part of a small program's compile time.
 #pragma once
 
+#include <aio/config.hpp>
+
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <type_traits>
-
-#include <aio/config.hpp>
 
 namespace aio::detail {
 
@@ -39,7 +39,8 @@ public:
     const T* end() const noexcept { return data_ + size_; }
 
     void push_back(const T& value) {
-        if (AIO_UNLIKELY(size_ == capacity_)) grow(size_ + 1);
+        if (AIO_UNLIKELY(size_ == capacity_))
+            grow(size_ + 1);
         data_[size_++] = value;
     }
     void pop_back() noexcept { --size_; }
@@ -47,14 +48,17 @@ public:
 
     /// New elements are value-initialised (zero for pointers and numbers).
     void resize(std::size_t n) {
-        if (n > capacity_) grow(n);
-        for (std::size_t i = size_; i < n; ++i) data_[i] = T{};
+        if (n > capacity_)
+            grow(n);
+        for (std::size_t i = size_; i < n; ++i)
+            data_[i] = T{};
         size_ = n;
     }
 
     /// Removes the first `n` elements, keeping the order of the rest.
     void erase_front(std::size_t n) noexcept {
-        if (n < size_) std::memmove(static_cast<void*>(data_), data_ + n, (size_ - n) * sizeof(T));
+        if (n < size_)
+            std::memmove(static_cast<void*>(data_), data_ + n, (size_ - n) * sizeof(T));
         size_ = n < size_ ? size_ - n : 0;
     }
 
@@ -63,16 +67,19 @@ public:
     void erase_if(Pred pred) {
         std::size_t kept = 0;
         for (std::size_t i = 0; i < size_; ++i)
-            if (!pred(data_[i])) data_[kept++] = data_[i];
+            if (!pred(data_[i]))
+                data_[kept++] = data_[i];
         size_ = kept;
     }
 
 private:
     AIO_NOINLINE void grow(std::size_t at_least) {
         std::size_t capacity = capacity_ ? capacity_ * 2 : 16;
-        if (capacity < at_least) capacity = at_least;
+        if (capacity < at_least)
+            capacity = at_least;
         void* bigger = std::realloc(static_cast<void*>(data_), capacity * sizeof(T));
-        if (!bigger) throw std::bad_alloc();
+        if (!bigger)
+            throw std::bad_alloc();
         data_ = static_cast<T*>(bigger);
         capacity_ = capacity;
     }

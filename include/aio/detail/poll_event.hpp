@@ -7,10 +7,10 @@ namespace aio::detail {
 
 /// Readiness bits, as a backend reports them and the driver keeps them.
 namespace readiness {
-inline constexpr std::uint8_t readable = 1;     // data, EOF, or an error to read
-inline constexpr std::uint8_t writable = 2;     // room, or an error to write
-inline constexpr std::uint8_t read_closed = 4;  // the peer shut its write side (EPOLLRDHUP, EV_EOF)
-inline constexpr std::uint8_t error = 8;        // EPOLLERR / EPOLLHUP / EV_ERROR
+inline constexpr std::uint8_t readable = 1;    // data, EOF, or an error to read
+inline constexpr std::uint8_t writable = 2;    // room, or an error to write
+inline constexpr std::uint8_t read_closed = 4; // the peer shut its write side (EPOLLRDHUP, EV_EOF)
+inline constexpr std::uint8_t error = 8;       // EPOLLERR / EPOLLHUP / EV_ERROR
 } // namespace readiness
 
 struct PollEvent {

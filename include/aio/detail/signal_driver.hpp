@@ -13,6 +13,15 @@
 // and remembers the previous disposition; the last one to leave restores it.
 #pragma once
 
+#include <aio/detail/callback.hpp>
+#include <aio/detail/io_driver.hpp>
+#include <aio/detail/loop_core.hpp>
+#include <aio/detail/pipe.hpp>
+#include <aio/errors.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -21,15 +30,6 @@
 #include <string>
 #include <system_error>
 #include <utility>
-
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <aio/detail/callback.hpp>
-#include <aio/detail/io_driver.hpp>
-#include <aio/detail/loop_core.hpp>
-#include <aio/detail/pipe.hpp>
-#include <aio/errors.hpp>
 
 namespace aio::detail {
 
@@ -56,14 +56,16 @@ public:
                 return i;
             }
         }
-        throw RuntimeError("too many event loops watching signals at once (" + std::to_string(max_loops) + ")");
+        throw RuntimeError("too many event loops watching signals at once (" +
+                           std::to_string(max_loops) + ")");
     }
 
     /// Frees the slot; returns once no OS handler is still using its pipe.
     void release_slot(int slot) noexcept {
         std::lock_guard lock(mutex_);
         for (int signo = 1; signo <= max_signal; ++signo)
-            if (slots_[slot].watched.load(std::memory_order_relaxed) & bit(signo)) unwatch_locked(slot, signo);
+            if (slots_[slot].watched.load(std::memory_order_relaxed) & bit(signo))
+                unwatch_locked(slot, signo);
         // seq_cst on both sides (here and in on_signal): a handler that has not yet counted
         // itself in must see -1, and one that has must be waited for. Release/acquire alone
         // would let the store and the load pass each other.
@@ -79,7 +81,8 @@ public:
             throw std::system_error(EINVAL, std::system_category(),
                                     "signal " + std::to_string(signo) + " cannot be handled");
         std::lock_guard lock(mutex_);
-        if (slots_[slot].watched.load(std::memory_order_relaxed) & bit(signo)) return;
+        if (slots_[slot].watched.load(std::memory_order_relaxed) & bit(signo))
+            return;
         if (watchers_[signo]++ == 0) {
             struct sigaction ours {};
             ours.sa_handler = &on_signal;
@@ -87,20 +90,25 @@ public:
             ours.sa_flags = SA_RESTART;
             if (::sigaction(signo, &ours, &previous_[signo]) != 0) {
                 --watchers_[signo];
-                throw std::system_error(errno, std::system_category(), "sigaction(" + std::to_string(signo) + ")");
+                throw std::system_error(errno, std::system_category(),
+                                        "sigaction(" + std::to_string(signo) + ")");
             }
         }
         slots_[slot].watched.fetch_or(bit(signo), std::memory_order_release);
     }
 
     void unwatch(int slot, int signo) noexcept {
-        if (signo < 1 || signo > max_signal) return;
+        if (signo < 1 || signo > max_signal)
+            return;
         std::lock_guard lock(mutex_);
-        if (slots_[slot].watched.load(std::memory_order_relaxed) & bit(signo)) unwatch_locked(slot, signo);
+        if (slots_[slot].watched.load(std::memory_order_relaxed) & bit(signo))
+            unwatch_locked(slot, signo);
     }
 
     /// The signals that arrived for `slot` since the last call.
-    std::uint64_t take_pending(int slot) noexcept { return slots_[slot].pending.exchange(0, std::memory_order_acq_rel); }
+    std::uint64_t take_pending(int slot) noexcept {
+        return slots_[slot].pending.exchange(0, std::memory_order_acq_rel);
+    }
 
     /// After the first delivery of `signo`, a second one restores the previous disposition
     /// and re-raises it from the OS handler (aio::run's "second Ctrl-C kills").
@@ -111,7 +119,9 @@ public:
         }
     }
 
-    static constexpr std::uint64_t bit(int signo) noexcept { return std::uint64_t{1} << (signo - 1); }
+    static constexpr std::uint64_t bit(int signo) noexcept {
+        return std::uint64_t{1} << (signo - 1);
+    }
 
 private:
     struct Slot {
@@ -141,26 +151,29 @@ private:
             return;
         }
         for (Slot& slot : table.slots_) {
-            if (!(slot.watched.load(std::memory_order_acquire) & bit(signo))) continue;
+            if (!(slot.watched.load(std::memory_order_acquire) & bit(signo)))
+                continue;
             slot.in_handler.fetch_add(1, std::memory_order_seq_cst);
             const int fd = slot.write_fd.load(std::memory_order_seq_cst);
             if (fd >= 0) {
                 slot.pending.fetch_or(bit(signo), std::memory_order_acq_rel);
                 const char byte = 1;
-                [[maybe_unused]] auto n = ::write(fd, &byte, 1); // EAGAIN: a wake-up is pending already
+                [[maybe_unused]] auto n =
+                    ::write(fd, &byte, 1); // EAGAIN: a wake-up is pending already
             }
             slot.in_handler.fetch_sub(1, std::memory_order_acq_rel);
         }
         errno = saved_errno;
     }
 
-    static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<int>::is_always_lock_free,
+    static_assert(std::atomic<std::uint64_t>::is_always_lock_free &&
+                      std::atomic<int>::is_always_lock_free,
                   "the signal handler needs lock-free atomics");
 
     std::mutex mutex_;
     Slot slots_[max_loops];
     int watchers_[max_signal + 1] = {};
-    struct sigaction previous_[max_signal + 1] {};
+    struct sigaction previous_[max_signal + 1]{};
     std::atomic<bool> escalate_[max_signal + 1] = {};
     std::atomic<int> arrivals_[max_signal + 1] = {};
 };
@@ -183,7 +196,8 @@ public:
         SignalTable::instance().watch(slot_, signo);
         // Appended, so watchers of one signal run in the order they were added.
         Watcher** tail = &watchers_;
-        while (*tail) tail = &(*tail)->next;
+        while (*tail)
+            tail = &(*tail)->next;
         *tail = new Watcher{++last_id_, signo, owned.release_ownership(), nullptr};
         return last_id_;
     }
@@ -192,11 +206,13 @@ public:
     /// more. False if `id` is unknown.
     bool unwatch(std::uint64_t id) noexcept {
         for (Watcher** link = &watchers_; *link; link = &(*link)->next) {
-            if ((*link)->id != id) continue;
+            if ((*link)->id != id)
+                continue;
             Watcher* gone = std::exchange(*link, (*link)->next);
             gone->node->cancelled = true;
             gone->node->release();
-            if (!watching(gone->signo)) SignalTable::instance().unwatch(slot_, gone->signo);
+            if (!watching(gone->signo))
+                SignalTable::instance().unwatch(slot_, gone->signo);
             delete gone;
             return true;
         }
@@ -205,14 +221,17 @@ public:
 
     bool watching(int signo) const noexcept {
         for (const Watcher* w = watchers_; w; w = w->next)
-            if (w->signo == signo) return true;
+            if (w->signo == signo)
+                return true;
         return false;
     }
 
     /// Loop close: stops every watch and closes the pipe.
     void shutdown() noexcept {
-        while (watchers_) unwatch(watchers_->id);
-        if (slot_ >= 0) SignalTable::instance().release_slot(std::exchange(slot_, -1));
+        while (watchers_)
+            unwatch(watchers_->id);
+        if (slot_ >= 0)
+            SignalTable::instance().release_slot(std::exchange(slot_, -1));
         if (read_fd_ >= 0) {
             loop_.io().close(std::exchange(read_fd_, -1));
             ::close(std::exchange(write_fd_, -1));
@@ -230,7 +249,8 @@ private:
     // The pipe and the slot are made on first use: a loop that never watches a signal costs
     // no fds.
     void start() {
-        if (slot_ >= 0) return;
+        if (slot_ >= 0)
+            return;
         int fds[2];
         open_nonblocking_pipe(fds); // the handler's write never blocks; no child inherits it
         read_fd_ = fds[0];
@@ -252,9 +272,11 @@ private:
         while (::read(read_fd_, buf, sizeof buf) > 0) {
         }
         const std::uint64_t arrived = SignalTable::instance().take_pending(slot_);
-        if (!arrived) return;
+        if (!arrived)
+            return;
         for (const Watcher* w = watchers_; w; w = w->next) {
-            if (!(arrived & SignalTable::bit(w->signo))) continue;
+            if (!(arrived & SignalTable::bit(w->signo)))
+                continue;
             w->node->add_ref();
             loop_.push_ready({ReadyItem::callback, w->node});
         }

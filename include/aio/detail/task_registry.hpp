@@ -42,7 +42,8 @@ public:
 
     template <class F, class Frame = PromiseBase>
     void for_each_pending(F&& fn) const {
-        for (Frame* t = pending_; t; t = t->next_task_) fn(*t);
+        for (Frame* t = pending_; t; t = t->next_task_)
+            fn(*t);
     }
 
     /// close(): takes both lists; the caller reports and cuts loose every frame on them.
@@ -61,15 +62,18 @@ private:
     template <class Frame>
     static void push_front(PromiseBase*& list, Frame& task) noexcept {
         task.next_task_ = list;
-        if (list) as<Frame>(list)->prev_task_ = &task;
+        if (list)
+            as<Frame>(list)->prev_task_ = &task;
         list = &task;
     }
     template <class Frame>
     static void unlink(PromiseBase*& list, Frame& task) noexcept {
-        if (task.prev_task_) task.prev_task_->next_task_ = task.next_task_;
+        if (task.prev_task_)
+            task.prev_task_->next_task_ = task.next_task_;
         else
             list = task.next_task_;
-        if (task.next_task_) task.next_task_->prev_task_ = task.prev_task_;
+        if (task.next_task_)
+            task.next_task_->prev_task_ = task.prev_task_;
         task.prev_task_ = task.next_task_ = nullptr;
     }
 
