@@ -34,7 +34,7 @@
 #include <memory>
 #include <string>
 #include <system_error>
-#include <thread>
+#include <aio/detail/thread.hpp>
 #include <type_traits>
 #include <utility>
 

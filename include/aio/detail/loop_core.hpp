@@ -23,7 +23,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <thread>
+#include <aio/detail/thread.hpp>
 #include <utility>
 
 namespace aio::detail {
