@@ -12,6 +12,8 @@
 
 #include <fmt/core.h>
 
+#include <aio/detail/text_formatter.hpp>
+
 #include <aio/errors.hpp>
 #include <aio/event_loop.hpp>
 #include <aio/task.hpp>
@@ -35,17 +37,6 @@ std::string describe_task(const Task<T>& task) {
     }
     return fmt::format("<Task finished name='{}'>", name);
 }
-
-/// Formats the text a describe function returns; takes no format spec.
-struct TextFormatter {
-    constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
-    template <class Context>
-    auto write(std::string_view text, Context& ctx) const {
-        // NOTE: not fmt::format_to(ctx.out(), ...): with Debian's g++-built libfmt 9, clang++
-        // mangles the vformat_to it calls differently and the link fails.
-        return std::copy(text.begin(), text.end(), ctx.out());
-    }
-};
 
 } // namespace aio::detail
 
