@@ -20,6 +20,7 @@
 #include <aio/run.hpp>
 #include <aio/semaphore.hpp>
 #include <aio/shield.hpp>
+#include <aio/socket.hpp>
 #include <aio/socket_address.hpp>
 #include <aio/sleep.hpp>
 #include <aio/task.hpp>

@@ -23,6 +23,7 @@
 #include <aio/detail/promise_base.hpp>
 #include <aio/detail/ready_queue.hpp>
 #include <aio/detail/signal_driver.hpp>
+#include <aio/detail/thread.hpp>
 #include <aio/errors.hpp>
 #include <aio/executor_base.hpp>
 #include <aio/handle.hpp>
@@ -32,9 +33,10 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
-#include <aio/detail/thread.hpp>
 #include <type_traits>
 #include <utility>
 
@@ -46,10 +48,17 @@ template <class T>
 class ScheduledTask;
 class SleepAwaitable;
 
+class Socket;
+class SocketAddress;
 namespace detail {
 struct LoopAccess;
 template <class T>
 class Promise;
+class SockAccept;
+namespace io {
+class ConnectOperation;
+class SendAllOperation;
+} // namespace io
 } // namespace detail
 
 /// The event loop (asyncio.EventLoop). Not copyable, not movable. Destroying or closing a loop
@@ -231,6 +240,25 @@ public:
         check_thread("remove_writer");
         return io_driver_.remove_callback(fd, detail::IoDirection::write);
     }
+
+    // --- sockets (asyncio's loop.sock_*; defined in socket.hpp, which <aio/aio.hpp> includes) ---
+
+    /// `co_await loop.sock_connect(socket, address)`: connects; throws std::system_error
+    /// (ECONNREFUSED, ETIMEDOUT...) naming the address. A cancelled connect leaves no
+    /// registration; the socket's state is then undefined (close it).
+    inline detail::io::ConnectOperation sock_connect(Socket& socket, const SocketAddress& address);
+    /// `co_await loop.sock_recv(socket, buffer)`: up to buffer.size() bytes, 0 at EOF; throws
+    /// std::system_error (ECONNRESET...). Cancel-safe: bytes read are returned even if the task
+    /// was cancelled meanwhile.
+    inline auto sock_recv(Socket& socket, std::span<std::byte> buffer);
+    /// `co_await loop.sock_sendall(socket, data)`: sends every byte (of its own copy), waiting
+    /// while the socket buffer is full; throws std::system_error (EPIPE, ECONNRESET...). Not
+    /// cancel-safe as to how much was sent (as asyncio's).
+    inline detail::io::SendAllOperation sock_sendall(Socket& socket, std::string_view data);
+    /// `auto [conn, peer] = co_await loop.sock_accept(listener)`: a non-blocking, close-on-exec
+    /// connection and the peer's address; throws std::system_error (EMFILE...). Cancel-safe: a
+    /// cancelled accept takes nothing from the backlog.
+    inline detail::SockAccept sock_accept(Socket& listener);
 
     // --- executors ---------------------------------------------------------------------------
 

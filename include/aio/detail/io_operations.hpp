@@ -6,7 +6,8 @@
 //   std::size_t n = co_await io::send(fd, bytes);          // MSG_NOSIGNAL: never SIGPIPE
 //   std::size_t n = co_await io::sendmsg(fd, msg);         // scatter/gather (writev)
 //   int conn      = co_await io::accept(fd, addr, len);    // non-blocking, close-on-exec
-//   co_await io::connect(fd, addr, len);                   // EINPROGRESS handled
+//   co_await io::connect(fd, address);                     // EINPROGRESS handled
+//   std::size_t n = co_await io::send_all(fd, bytes);      // every byte, or an error
 //   std::size_t n = co_await io::read(fd, buffer);         // pipes, ttys, eventfds
 //   std::size_t n = co_await io::write(fd, bytes);
 //   io::close(loop, fd);                                   // ends pending operations (EBADF)
@@ -20,6 +21,7 @@
 #include <aio/detail/io_driver.hpp>
 #include <aio/detail/promise_base.hpp>
 #include <aio/detail/waiter_list.hpp>
+#include <aio/socket_address.hpp>
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -30,6 +32,9 @@
 #include <coroutine>
 #include <cstddef>
 #include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
 
 namespace aio::detail::io {
 
@@ -92,8 +97,12 @@ private:
             const ssize_t n = self.call_(reg.fd);
             if (n >= 0) {
                 self.result = n;
-                // Not at EOF (n == 0): end of file stays readable, and no new edge would say so.
-                if (n > 0 && static_cast<std::size_t>(n) < self.size_)
+                // Not at EOF (n == 0), nor once the peer has shut its side down or the socket
+                // failed: end of file and errors stay readable, and no new edge would say so.
+                const std::uint8_t sticky = self.direction_ == IoDirection::read
+                                                ? readiness::read_closed | readiness::error
+                                                : readiness::error;
+                if (n > 0 && static_cast<std::size_t>(n) < self.size_ && !(reg.ready & sticky))
                     IoDriver::clear_ready(reg, self.direction_);
                 return true;
             }
@@ -164,8 +173,8 @@ inline auto write(int fd, std::span<const std::byte> bytes) noexcept {
 /// reads the outcome with SO_ERROR. Throws std::system_error with the connect error.
 class [[nodiscard]] ConnectOperation final : public IoAwaiter {
 public:
-    ConnectOperation(int fd, const sockaddr* address, socklen_t length) noexcept
-        : fd_(fd), address_(address), length_(length) {}
+    /// Keeps its own copy of the address, so it may be moved until awaited.
+    ConnectOperation(int fd, const SocketAddress& address) noexcept : fd_(fd), address_(address) {}
 
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
@@ -175,7 +184,7 @@ public:
         this->task = &task;
         int rc;
         do {
-            rc = ::connect(fd_, address_, length_);
+            rc = ::connect(fd_, address_.native(), address_.native_size());
         } while (rc != 0 && errno == EINTR);
         if (rc == 0 || errno != EINPROGRESS) {
             error = rc == 0 ? 0 : errno;
@@ -195,7 +204,8 @@ public:
         if (!completed)
             throw_cancelled(*task);
         if (error)
-            throw_io_error(error, "connect", fd_);
+            throw std::system_error(error, std::system_category(),
+                                    "connect(" + address_.to_string() + ")");
     }
 
 private:
@@ -213,12 +223,68 @@ private:
     }
 
     int fd_;
-    const sockaddr* address_;
-    socklen_t length_;
+    SocketAddress address_;
 };
 
-inline ConnectOperation connect(int fd, const sockaddr* address, socklen_t length) noexcept {
-    return ConnectOperation(fd, address, length);
+inline ConnectOperation connect(int fd, const SocketAddress& address) noexcept {
+    return ConnectOperation(fd, address);
+}
+
+/// send(2) until every byte of `data` (its own copy) is sent, waiting while the socket buffer is
+/// full; returns the byte count. Throws std::system_error (EPIPE, ECONNRESET...). If it fails
+/// or is cancelled part way, how much was sent is unknown to the caller (as asyncio's sendall).
+class [[nodiscard]] SendAllOperation final : public IoAwaiter {
+public:
+    SendAllOperation(int fd, std::string_view data) : fd_(fd), data_(data) {}
+
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        PromiseBase& task = running_task(h);
+        IoDriver& driver = task.loop_->io();
+        perform = &send_more;
+        if (!driver.start(driver.registration(fd_), IoDirection::write, *this, task))
+            return false;
+        task.park(h, WaitRef::to(*this));
+        return true;
+    }
+
+    std::size_t await_resume() {
+        if (!completed)
+            throw_cancelled(*task);
+        if (error)
+            throw_io_error(error, "send", fd_);
+        return sent_;
+    }
+
+private:
+    static bool send_more(IoOpNode& node, IoRegistration& reg) noexcept {
+        auto& self = static_cast<SendAllOperation&>(node);
+        while (self.sent_ < self.data_.size()) {
+            const ssize_t n = ::send(reg.fd, self.data_.data() + self.sent_,
+                                     self.data_.size() - self.sent_, no_sigpipe);
+            if (n >= 0) {
+                self.sent_ += static_cast<std::size_t>(n);
+                continue;
+            }
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                IoDriver::clear_ready(reg, IoDirection::write);
+                return false;
+            }
+            self.error = errno;
+            return true;
+        }
+        return true;
+    }
+
+    int fd_;
+    std::string data_;
+    std::size_t sent_ = 0;
+};
+
+inline SendAllOperation send_all(int fd, std::string_view data) {
+    return SendAllOperation(fd, data);
 }
 
 /// Ends the fd's pending operations (each throws std::system_error EBADF), drops its
