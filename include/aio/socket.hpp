@@ -168,13 +168,7 @@ public:
 
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
-        PromiseBase& task = running_task(h);
-        IoDriver& driver = task.loop_->io();
-        perform = &accept_one;
-        if (!driver.start(driver.registration(listener_), IoDirection::read, *this, task))
-            return false;
-        task.park(h, WaitRef::to(*this));
-        return true;
+        return start_operation(h, listener_, IoDirection::read, &accept_one);
     }
 
     /// Throws CancelledError when cancelled while waiting, std::system_error when accept failed.
@@ -203,14 +197,11 @@ private:
                 self.result = fd;
                 return true;
             }
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue; // a peer gave up in the backlog
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                IoDriver::clear_ready(reg, IoDirection::read);
-                return false;
-            }
-            self.error = errno;
-            return true;
+            if (errno == ECONNABORTED)
+                continue; // a peer gave up while in the backlog: take the next one
+            const Failure failure = classify_failure(self, reg, IoDirection::read);
+            if (failure != Failure::retry)
+                return failure == Failure::failed;
         }
     }
 

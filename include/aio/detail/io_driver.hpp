@@ -112,6 +112,19 @@ public:
     // The WaitRef operations (promise_base.hpp).
     bool on_cancel(const std::string&) noexcept { return unlink_cancelled(*this); }
     void detach() noexcept { unlink_detached(*this); }
+
+protected:
+    /// await_suspend of an operation: performs it at once when `fd` is known ready in
+    /// `direction`, else queues it with `perform` and parks the task. False: do not suspend.
+    template <class P>
+    bool start_operation(std::coroutine_handle<P> h, int fd, IoDirection direction,
+                         bool (*perform)(IoOpNode&, IoRegistration&));
+
+    /// What a perform function does with a failed syscall: EINTR retries (true); EAGAIN clears
+    /// the readiness bit (false: wait for the next event); anything else is the result.
+    enum class Failure { retry, wait, failed };
+    static inline Failure classify_failure(IoOpNode& node, IoRegistration& reg,
+                                           IoDirection direction) noexcept;
 };
 
 /// The driver's state for one fd (Tokio's ScheduledIo, libuv's uv__io_t).
@@ -523,6 +536,30 @@ private:
     IoRegistration* allocated_ = nullptr; // all of them, linked through next_allocated
     IoRegistration* free_ = nullptr;      // retired ones, for reuse
 };
+
+template <class P>
+bool IoAwaiter::start_operation(std::coroutine_handle<P> h, int fd, IoDirection direction,
+                                bool (*perform_fn)(IoOpNode&, IoRegistration&)) {
+    PromiseBase& task = running_task(h);
+    IoDriver& driver = task.loop_->io();
+    perform = perform_fn;
+    if (!driver.start(driver.registration(fd), direction, *this, task))
+        return false;
+    task.park(h, WaitRef::to(*this));
+    return true;
+}
+
+inline IoAwaiter::Failure IoAwaiter::classify_failure(IoOpNode& node, IoRegistration& reg,
+                                                      IoDirection direction) noexcept {
+    if (errno == EINTR)
+        return Failure::retry;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        IoDriver::clear_ready(reg, direction);
+        return Failure::wait;
+    }
+    node.error = errno;
+    return Failure::failed;
+}
 
 /// A level-triggered fd callback (add_reader / add_writer): runs the user's function, then
 /// asks the driver whether to run again next iteration.

@@ -73,13 +73,7 @@ public:
 
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
-        PromiseBase& task = running_task(h);
-        IoDriver& driver = task.loop_->io();
-        perform = &perform_once;
-        if (!driver.start(driver.registration(fd_), direction_, *this, task))
-            return false;
-        task.park(h, WaitRef::to(*this));
-        return true;
+        return start_operation(h, fd_, direction_, &perform_once);
     }
 
     std::size_t await_resume() {
@@ -106,14 +100,9 @@ private:
                     IoDriver::clear_ready(reg, self.direction_);
                 return true;
             }
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                IoDriver::clear_ready(reg, self.direction_);
-                return false;
-            }
-            self.error = errno;
-            return true;
+            const Failure failure = classify_failure(self, reg, self.direction_);
+            if (failure != Failure::retry)
+                return failure == Failure::failed;
         }
     }
 
@@ -239,13 +228,7 @@ public:
 
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
-        PromiseBase& task = running_task(h);
-        IoDriver& driver = task.loop_->io();
-        perform = &send_more;
-        if (!driver.start(driver.registration(fd_), IoDirection::write, *this, task))
-            return false;
-        task.park(h, WaitRef::to(*this));
-        return true;
+        return start_operation(h, fd_, IoDirection::write, &send_more);
     }
 
     std::size_t await_resume() {
@@ -266,14 +249,9 @@ private:
                 self.sent_ += static_cast<std::size_t>(n);
                 continue;
             }
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                IoDriver::clear_ready(reg, IoDirection::write);
-                return false;
-            }
-            self.error = errno;
-            return true;
+            const Failure failure = classify_failure(self, reg, IoDirection::write);
+            if (failure != Failure::retry)
+                return failure == Failure::failed;
         }
         return true;
     }
