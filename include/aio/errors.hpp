@@ -1,6 +1,7 @@
 // aio — the exception types. Messages say what went wrong and what to do instead.
 #pragma once
 
+#include <cstddef>
 #include <exception>
 #include <stdexcept>
 #include <string>
@@ -91,6 +92,37 @@ class BrokenBarrierError : public RuntimeError {
 public:
     BrokenBarrierError() : RuntimeError("the barrier is broken (reset or aborted); reset() it before waiting again") {}
     using RuntimeError::RuntimeError;
+};
+
+/// StreamReader::readexactly(n) met end of file first (asyncio.IncompleteReadError).
+/// partial() holds the bytes that did arrive (they are no longer in the stream).
+class IncompleteReadError : public std::runtime_error {
+public:
+    IncompleteReadError(std::string partial, std::size_t expected)
+        : std::runtime_error(std::to_string(partial.size()) + " bytes read on a total of " +
+                             std::to_string(expected) +
+                             " expected bytes: the peer closed the stream first; partial() has "
+                             "what arrived"),
+          partial_(std::move(partial)), expected_(expected) {}
+    const std::string& partial() const noexcept { return partial_; }
+    std::size_t expected() const noexcept { return expected_; }
+
+private:
+    std::string partial_;
+    std::size_t expected_;
+};
+
+/// StreamReader::readuntil() / readline() found no separator within the stream's limit
+/// (asyncio.LimitOverrunError). The data stays in the stream; consumed() is how many bytes
+/// must be read (e.g. with read(n)) to get past them.
+class LimitOverrunError : public std::runtime_error {
+public:
+    LimitOverrunError(const std::string& message, std::size_t consumed)
+        : std::runtime_error(message), consumed_(consumed) {}
+    std::size_t consumed() const noexcept { return consumed_; }
+
+private:
+    std::size_t consumed_;
 };
 
 } // namespace aio

@@ -4,6 +4,7 @@
 //   run_once():  poll_io()          wait for I/O (not at all when work is ready), dispatch it
 //                fire_due_timers()  move due timers to the ready queue (the test clock jumps here)
 //                run_ready_batch()  run exactly what was ready when the batch began
+//                run_turn_end()     what asked to run at the end of the turn (stream flushes)
 //
 // Everything else lives in its own file under detail/: the ready queue (ready_queue.hpp), the
 // timer heap (timer_heap.hpp), the clock (loop_clock.hpp), the I/O driver and its poller
@@ -39,6 +40,7 @@
 #include <system_error>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace aio {
 
@@ -50,6 +52,8 @@ class SleepAwaitable;
 
 class Socket;
 class SocketAddress;
+struct AddrInfo;
+struct AddrInfoHints;
 namespace detail {
 struct LoopAccess;
 template <class T>
@@ -260,6 +264,18 @@ public:
     /// cancelled accept takes nothing from the backlog.
     inline detail::SockAccept sock_accept(Socket& listener);
 
+    // --- name resolution (defined in dns.hpp, which <aio/aio.hpp> includes) -------------------
+
+    /// `co_await loop.getaddrinfo(host, port[, hints])` (port: a number or a service name):
+    /// getaddrinfo(3) on the default executor, as asyncio. Throws std::system_error with gai's
+    /// message (category aio::gai_category(): "Name or service not known"...). Cancelling the
+    /// awaiter does not stop the lookup already running; its result is dropped.
+    template <class Port>
+    Task<std::vector<AddrInfo>> getaddrinfo(std::string host, const Port& port,
+                                            AddrInfoHints hints);
+    template <class Port>
+    Task<std::vector<AddrInfo>> getaddrinfo(std::string host, const Port& port);
+
     // --- executors ---------------------------------------------------------------------------
 
     /// Runs `fn(args...)` on `executor` (nullptr: the default ThreadPool), starting now; await
@@ -347,6 +363,8 @@ private:
         const int events = poll_io();
         fire_due_timers(events);
         run_ready_batch();
+        if (turn_end_)
+            run_turn_end();
     }
 
     // While work is ready, the poll syscall is skipped until `poll_interval` steps have run
@@ -606,6 +624,7 @@ inline void EventLoop::close() {
     // Tasks first (their waits are detached before anything they wait on goes), then the
     // drivers (a completion backend drains its operations there, before frames are freed).
     close_tasks();
+    close_resources();
     signal_driver_.shutdown();
     io_driver_.shutdown();
     shutdown_default_executor();

@@ -132,14 +132,15 @@ public:
         return name_of(&::getpeername, "getpeername()");
     }
 
-private:
-    friend class detail::SockAccept;
-
+    /// Where MSG_NOSIGNAL does not exist (macOS/BSD), sets SO_NOSIGPIPE: for fds adopted from
+    /// accept(). open() does it already.
     void no_sigpipe() {
 #if defined(SO_NOSIGPIPE)
         set_option(SOL_SOCKET, SO_NOSIGPIPE, 1); // macOS/BSD have no MSG_NOSIGNAL for every call
 #endif
     }
+
+private:
 
     SocketAddress name_of(int (*call)(int, sockaddr*, socklen_t*), const char* what) const {
         sockaddr_storage storage{};

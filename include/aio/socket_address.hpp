@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -30,22 +31,19 @@ public:
     /// host or "0.0.0.0" is IPv4's any address, "::" IPv6's. Throws aio::ValueError for anything
     /// else (names are resolved with loop.getaddrinfo(), never here, so this never blocks).
     SocketAddress(std::string_view host, std::uint16_t port) {
-        const std::string h(host.empty() ? "0.0.0.0" : host);
-        sockaddr_in v4{};
-        sockaddr_in6 v6{};
-        if (::inet_pton(AF_INET, h.c_str(), &v4.sin_addr) == 1) {
-            v4.sin_family = AF_INET;
-            v4.sin_port = htons(port);
-            assign(&v4, sizeof v4);
-        } else if (::inet_pton(AF_INET6, strip_brackets(h).c_str(), &v6.sin6_addr) == 1) {
-            v6.sin6_family = AF_INET6;
-            v6.sin6_port = htons(port);
-            assign(&v6, sizeof v6);
-        } else {
-            throw ValueError("\"" + h +
+        if (!parse(host, port))
+            throw ValueError("\"" + std::string(host) +
                              "\" is not a numeric IPv4 or IPv6 address; resolve host names with "
                              "loop.getaddrinfo() (or use aio::open_connection, which does)");
-        }
+    }
+
+    /// The address when `host` is numeric (as the constructor), else nullopt: for code that
+    /// resolves names only when it must.
+    static std::optional<SocketAddress> numeric(std::string_view host, std::uint16_t port) {
+        SocketAddress address;
+        if (!address.parse(host, port))
+            return std::nullopt;
+        return address;
     }
 
     /// A Unix-domain address. Throws aio::ValueError when the path does not fit sun_path
@@ -131,6 +129,24 @@ public:
     }
 
 private:
+    bool parse(std::string_view host, std::uint16_t port) {
+        const std::string h(host.empty() ? "0.0.0.0" : host);
+        sockaddr_in v4{};
+        sockaddr_in6 v6{};
+        if (::inet_pton(AF_INET, h.c_str(), &v4.sin_addr) == 1) {
+            v4.sin_family = AF_INET;
+            v4.sin_port = htons(port);
+            assign(&v4, sizeof v4);
+            return true;
+        }
+        if (::inet_pton(AF_INET6, strip_brackets(h).c_str(), &v6.sin6_addr) == 1) {
+            v6.sin6_family = AF_INET6;
+            v6.sin6_port = htons(port);
+            assign(&v6, sizeof v6);
+            return true;
+        }
+        return false;
+    }
     static std::string strip_brackets(const std::string& host) {
         return host.size() > 2 && host.front() == '[' && host.back() == ']'
                    ? host.substr(1, host.size() - 2)

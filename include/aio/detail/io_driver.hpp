@@ -91,10 +91,24 @@ struct IoOpNode : WaitNode {
     /// Tries the operation once the fd is ready: true when done (result or error set), false on
     /// EAGAIN (the driver has cleared the readiness bit; the node stays queued).
     bool (*perform)(IoOpNode& self, IoRegistration& reg) = nullptr;
+    /// For a node no task waits on (task == nullptr: a stream's pending flush, owned by the
+    /// stream): called instead of waking a task once the node is done and unlinked.
+    void (*on_complete)(IoOpNode& self) = nullptr;
     std::ptrdiff_t result = 0;
     int error = 0; // errno of a failed operation; EBADF when the fd was closed through the driver
     bool completed = false;
 };
+
+/// A done node leaves through here: its task is scheduled, or its owner told.
+inline void complete(IoOpNode& op) {
+    op.completed = true;
+    if (op.task) {
+        wake(op);
+    } else {
+        op.state = WaitState::woken;
+        op.on_complete(op);
+    }
+}
 
 /// The base of the awaitables that wait on the I/O driver (operations, wait_readable): an
 /// IoOpNode that unlinks itself when cancelled, detached or destroyed. Movable until awaited
@@ -225,8 +239,7 @@ public:
             while (!list.empty()) {
                 auto& op = static_cast<IoOpNode&>(list.pop_front());
                 op.error = EBADF;
-                op.completed = true;
-                wake(op);
+                complete(op);
             }
             drop_callback(*reg, direction);
         }
@@ -365,6 +378,15 @@ public:
             return false; // await_resume delivers it
         reg.waiters[static_cast<int>(direction)].push_back(op);
         return true;
+    }
+
+    /// Queues a node no task waits on (IoOpNode::on_complete says when it is done). The caller
+    /// has just seen EAGAIN (the readiness bit is clear), so the next event performs it.
+    static void queue_owned(IoRegistration& reg, IoDirection direction, IoOpNode& op) noexcept {
+        op.task = nullptr;
+        op.completed = false;
+        op.error = 0;
+        reg.waiters[static_cast<int>(direction)].push_back(op);
     }
 
     /// Clears a readiness bit: an operation saw EAGAIN.
@@ -507,8 +529,7 @@ private:
             if (!op.perform(op, reg))
                 return; // EAGAIN: the rest wait for the next event
             list.pop_front();
-            op.completed = true;
-            wake(op);
+            complete(op);
         }
     }
 

@@ -45,6 +45,24 @@ inline std::string describe(const std::exception_ptr& error) {
     }
 }
 
+/// Work a loop runs once at the end of the current turn, after the ready batch and before the
+/// next poll: streams flush the writes their tasks made during the turn with one syscall (as
+/// Redis's beforeSleep and uvloop's per-tick flush).
+struct TurnEndNode {
+    void (*run)(TurnEndNode&) = nullptr;
+    TurnEndNode* next = nullptr;
+    bool queued = false;
+};
+
+/// Something that holds OS resources on a loop (a stream's socket, a server's listeners): the
+/// loop tells it when it closes, so its fds are closed through the I/O driver while the driver
+/// still exists, even if the object itself lives on.
+struct LoopResource {
+    void (*on_loop_close)(LoopResource&) = nullptr;
+    LoopResource* prev = nullptr;
+    LoopResource* next = nullptr;
+};
+
 class LoopCore {
 public:
     LoopCore(EventLoop& owner, LoopOptions options)
@@ -68,6 +86,43 @@ public:
     LoopClock& clock() noexcept { return clock_; }
     std::int64_t next_deadline() noexcept {
         return timers_.empty() ? never_ns : timers_.next_deadline();
+    }
+
+    // --- end of turn and resources ------------------------------------------------------------
+    /// Runs `node` at the end of this turn (once, however often it is asked).
+    void at_turn_end(TurnEndNode& node) noexcept {
+        if (node.queued)
+            return;
+        node.queued = true;
+        node.next = turn_end_;
+        turn_end_ = &node;
+    }
+    /// Withdraws `node` if queued (its owner is going away).
+    void cancel_turn_end(TurnEndNode& node) noexcept {
+        if (!node.queued)
+            return;
+        for (TurnEndNode** link = &turn_end_; *link; link = &(*link)->next)
+            if (*link == &node) {
+                *link = node.next;
+                break;
+            }
+        node.queued = false;
+    }
+    void add_resource(LoopResource& resource) noexcept {
+        resource.prev = nullptr;
+        resource.next = resources_;
+        if (resources_)
+            resources_->prev = &resource;
+        resources_ = &resource;
+    }
+    void remove_resource(LoopResource& resource) noexcept {
+        if (resource.prev)
+            resource.prev->next = resource.next;
+        else if (resources_ == &resource)
+            resources_ = resource.next;
+        if (resource.next)
+            resource.next->prev = resource.prev;
+        resource.prev = resource.next = nullptr;
     }
 
     // --- state and threads --------------------------------------------------------------------
@@ -132,6 +187,26 @@ public:
     }
 
 protected:
+    /// The end of a turn: runs what asked for it during the turn (in LIFO order; each runs once;
+    /// what they ask for meanwhile runs at the end of the next turn).
+    void run_turn_end() {
+        TurnEndNode* node = std::exchange(turn_end_, nullptr);
+        while (node) {
+            TurnEndNode* next = node->next;
+            node->queued = false;
+            node->run(*node);
+            node = next;
+        }
+    }
+    /// Loop close: every resource closes its fds (through the driver) and lets go of the loop.
+    void close_resources() noexcept {
+        turn_end_ = nullptr;
+        while (LoopResource* resource = resources_) {
+            remove_resource(*resource);
+            resource->on_loop_close(*resource);
+        }
+    }
+
     [[gnu::noinline]] void check_thread_slow(const char* what) const {
         if (running_on_some_thread() && !running_on_this_thread())
             throw RuntimeError(std::string(what) +
@@ -152,6 +227,8 @@ protected:
     PromiseBase* current_task_ = nullptr;
     InboxRef inbox_;
     IoDriver* io_ = nullptr; // the EventLoop's, set by its constructor
+    TurnEndNode* turn_end_ = nullptr;
+    LoopResource* resources_ = nullptr;
     std::function<void(EventLoop&, const ExceptionContext&)> exception_handler_;
 };
 
