@@ -183,6 +183,24 @@ public:
 
     LoopCore& loop() const noexcept { return *loop_; }
 
+    /// An accept loop runs for the scope (wait_closed also waits for them to end).
+    class AcceptLoopScope {
+    public:
+        explicit AcceptLoopScope(ServerState& state) noexcept : state_(state) {
+            ++state_.accept_loops_running_;
+        }
+        AcceptLoopScope(const AcceptLoopScope&) = delete;
+        AcceptLoopScope& operator=(const AcceptLoopScope&) = delete;
+        ~AcceptLoopScope() {
+            --state_.accept_loops_running_;
+            if (state_.loop_)
+                state_.wake_if_finished();
+        }
+
+    private:
+        ServerState& state_;
+    };
+
     /// A counted reference.
     class ServerRef {
     public:
@@ -210,8 +228,7 @@ public:
 
     OwnedWait<ServerState> wait_closed() noexcept {
         return OwnedWait<ServerState>(
-            *this, closed_waiters_,
-            [](const ServerState& s) { return s.closed_ && s.connection_count_ == 0; }, nullptr,
+            *this, closed_waiters_, [](const ServerState& s) { return s.finished(); }, nullptr,
             "wait_closed");
     }
     OwnedWait<ServerState> wait_stopped() noexcept {
@@ -249,8 +266,11 @@ private:
     }
 
     void wake_if_finished() {
-        if (closed_ && connection_count_ == 0)
+        if (finished())
             wake_all(closed_waiters_);
+    }
+    bool finished() const noexcept {
+        return closed_ && connection_count_ == 0 && accept_loops_running_ == 0;
     }
 
     static void loop_closing(LoopResource& resource) noexcept {
@@ -274,6 +294,7 @@ private:
     Spawn spawn_ = nullptr;
     StreamTransport* connections_ = nullptr;
     std::size_t connection_count_ = 0;
+    std::size_t accept_loops_running_ = 0;
     WaitList closed_waiters_;
     WaitList stop_waiters_;
 };
@@ -283,6 +304,7 @@ private:
 template <class = void>
 Task<> accept_loop(ServerState::ServerRef state, int listener) {
     IoDriver& driver = state->loop().io();
+    ServerState::AcceptLoopScope running(*state);
     for (;;) {
         co_await wait_readable(listener);
         bool more = true;

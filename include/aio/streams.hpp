@@ -426,6 +426,14 @@ Task<Connection> open_connection(std::string host, std::uint16_t port,
     return detail::open_connection_task(std::move(host), port, std::move(options));
 }
 
+/// Wraps a socket that is already connected (from socketpair(), sock_accept, sock_connect) in
+/// a stream pair (asyncio's open_connection(sock=...)); the streams own it from then on.
+template <class = void>
+Task<Connection> open_connection(Socket connected, ConnectOptions options = {}) {
+    co_return detail::make_connection(std::move(connected), options.limit,
+                                      detail::StreamKind::socket, std::nullopt);
+}
+
 /// Connects to the Unix-domain socket at `path` (asyncio.open_unix_connection). Throws
 /// std::system_error (ENOENT, ECONNREFUSED...) naming the path; aio::ValueError for a path
 /// too long. Cancel-safe as open_connection.

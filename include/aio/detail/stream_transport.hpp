@@ -346,9 +346,13 @@ public:
         if (state_ != State::open)
             return;
         state_ = State::closing;
-        if (out_.empty() || lost_error_)
+        if (out_.empty() || lost_error_) {
             finish_close();
-        else if (!write_op_.linked())
+            return;
+        }
+        add_ref(); // kept alive until flushed (the handles may all go meanwhile)
+        keepalive_ = true;
+        if (!write_op_.linked())
             loop_->at_turn_end(*this);
     }
 
@@ -536,13 +540,8 @@ private:
     }
 
     void wait_writable(IoRegistration& reg) noexcept {
-        if (!write_op_.linked()) {
-            if (handles_ == 0 && !orphan_ref_) { // nobody else keeps us while we flush
-                orphan_ref_ = true;
-                add_ref();
-            }
+        if (!write_op_.linked())
             IoDriver::queue_owned(reg, IoDirection::write, write_op_);
-        }
     }
 
     // The driver's perform for write_op_: the socket became writable.
@@ -556,8 +555,8 @@ private:
         if (node.error == EBADF && !t.lost_error_)
             t.connection_lost(EBADF);
         t.wake_drainers_if_below();
-        if (t.state_ == State::closing || t.eof_requested_ || t.orphan_ref_)
-            t.loop_->at_turn_end(t); // close / shutdown / release there, not inside dispatch
+        if (t.state_ == State::closing || t.eof_requested_)
+            t.loop_->at_turn_end(t); // close / shut down there, not inside the driver's dispatch
     }
     static StreamTransport& owner_of(IoOpNode& node) noexcept {
         return *static_cast<FlushOp&>(node).owner;
@@ -580,10 +579,6 @@ private:
                 t.send_eof();
             if (t.state_ == State::closing)
                 t.finish_close();
-            if (t.orphan_ref_ && !t.write_op_.linked()) {
-                t.orphan_ref_ = false;
-                t.release();
-            }
         }
         t.release();
     }
@@ -632,6 +627,8 @@ private:
             wake(closers_.pop_front());
         if (ConnectionSet* set = std::exchange(set_, nullptr))
             set->on_connection_closed(*this);
+        if (std::exchange(keepalive_, false))
+            release(); // last: it may delete this (callers hold a reference of their own)
     }
 
     static void loop_closing(LoopResource& resource) noexcept {
@@ -639,10 +636,6 @@ private:
         t.add_ref();
         t.abort();
         t.loop_ = nullptr;
-        if (t.orphan_ref_) {
-            t.orphan_ref_ = false;
-            t.release();
-        }
         t.release();
     }
 
@@ -655,7 +648,7 @@ private:
     bool corked_ = false;
     bool eof_requested_ = false;
     bool eof_sent_ = false;
-    bool orphan_ref_ = false;
+    bool keepalive_ = false; // a reference of its own while close() flushes
     int read_error_ = 0;
     int lost_error_ = 0;
     std::uint32_t refs_ = 0;
