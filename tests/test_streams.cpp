@@ -372,7 +372,7 @@ TEST_CASE("streams: write_eof half-closes both ways: each side still writes afte
                                          "the stream's write side is shut down");
 }
 
-TEST_CASE("streams: a peer reset mid-read raises ECONNRESET from the read, mid-write from drain; "
+TEST_CASE("streams: a peer reset mid-read raises ECONNRESET from the read, mid-write from drain, "
           "another connection is not disturbed",
           "[streams]") {
     const int fds_before = aio_test::open_fd_count();
@@ -463,7 +463,7 @@ TEST_CASE("streams: writing after the peer closed gives EPIPE or ECONNRESET from
     REQUIRE(aio_test::io::baseline_handler_calls.load() == before);
 }
 
-TEST_CASE("streams: write after close raises RuntimeError; close flushes what was queued and the "
+TEST_CASE("streams: write after close raises RuntimeError, close flushes what was queued and the "
           "reader sees it all, then EOF",
           "[streams]") {
     aio::EventLoop loop;

@@ -22,6 +22,7 @@
 
 #include <aio/detail/byte_buffer.hpp>
 #include <aio/detail/io_driver.hpp>
+#include <aio/detail/io_operations.hpp>
 #include <aio/detail/loop_core.hpp>
 #include <aio/detail/owned_wait.hpp>
 #include <aio/detail/promise_base.hpp>
