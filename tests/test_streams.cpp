@@ -314,8 +314,10 @@ TEST_CASE("streams: a writer feeding a slow reader 1 GiB never buffers more than
     aio::EventLoop loop;
     auto body = [&]() -> aio::Task<std::string> {
         auto [mine, theirs] = socket_pair();
-        auto [a_reader, a_writer] = co_await aio::open_connection(std::move(mine));
-        auto [b_reader, b_writer] = co_await aio::open_connection(std::move(theirs));
+        aio::Connection a = co_await aio::open_connection(std::move(mine));
+        aio::Connection b = co_await aio::open_connection(std::move(theirs));
+        aio::StreamWriter& a_writer = a.writer; // a lambda below uses it (clang 14 cannot
+        aio::StreamReader& b_reader = b.reader; // capture structured bindings)
         constexpr std::size_t total = std::size_t{1} << 30;
         const std::string chunk(256 * 1024, 'q');
         std::size_t max_buffered = 0;
