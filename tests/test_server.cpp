@@ -504,3 +504,35 @@ TEST_CASE("datagrams: a UDP echo with sendto / recvfrom, a connected endpoint's 
     }
     REQUIRE(aio_test::open_fd_count() == fds_before);
 }
+
+TEST_CASE("server: a connection kept past its server's end closes cleanly later", "[server]") {
+    const int fds_before = aio_test::open_fd_count();
+    {
+        aio::EventLoop loop;
+        std::vector<aio::StreamWriter> kept;
+        auto body = [&]() -> aio::Task<std::string> {
+            std::string out;
+            {
+                auto handler = [&kept](aio::StreamReader, aio::StreamWriter writer) -> aio::Task<> {
+                    kept.push_back(writer); // outlives the handler and the server
+                    co_return;
+                };
+                aio::Server server = co_await aio::start_server(handler, "127.0.0.1", 0);
+                auto [reader, writer] = co_await aio::open_connection("127.0.0.1", server.port());
+                while (kept.empty())
+                    co_await aio::sleep(1ms);
+                server.close();
+                auto client = aio::Connection{reader, writer};
+                (void)client;
+            } // the Server is gone, its connection is not
+            kept.front().write("late hello");
+            kept.front().close();
+            co_await kept.front().wait_closed();
+            out += "closed";
+            co_return out;
+        };
+        REQUIRE(run_bounded(loop, body()) == "closed");
+        kept.clear();
+    }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
+}

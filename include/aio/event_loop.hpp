@@ -567,6 +567,8 @@ inline void EventLoop::close_tasks() noexcept {
     for (detail::PromiseBase* t = pending; t; t = t->next_task_) {
         if (t->wait_)
             std::exchange(t->wait_, {}).detach();
+        if (t->quiet_at_close_)
+            continue;
         call_exception_handler(
             {"Task was destroyed but it is pending: the loop closed before it finished "
              "(await it, or let aio::run cancel it)",

@@ -106,9 +106,12 @@ public:
         if (closed_)
             return;
         closed_ = true;
-        for (Task<>& loop : accept_loops)
-            if (!loop.done())
+        for (Task<>& loop : accept_loops) {
+            if (!loop.done()) {
                 loop.cancel();
+                TaskAccess::frame(loop)->quiet_at_close_ = true; // stopped on purpose
+            }
+        }
         accept_loops.clear();
         for (Socket& listener : listeners)
             listener.close();
@@ -239,6 +242,12 @@ public:
 
 private:
     ~ServerState() {
+        // Connections may outlive the server (a handle kept elsewhere): they stop reporting.
+        for (StreamTransport* t = connections_; t;) {
+            StreamTransport* next = t->set_next;
+            t->leave_set();
+            t = next;
+        }
         if (loop_)
             loop_->remove_resource(*this);
     }

@@ -12,6 +12,7 @@
 #include <aio/detail/loop_clock.hpp>
 #include <aio/detail/ready_queue.hpp>
 #include <aio/detail/task_registry.hpp>
+#include <aio/detail/thread.hpp>
 #include <aio/detail/threadsafe_inbox.hpp>
 #include <aio/detail/timer_heap.hpp>
 #include <aio/errors.hpp>
@@ -23,7 +24,6 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <aio/detail/thread.hpp>
 #include <utility>
 
 namespace aio::detail {
@@ -187,15 +187,14 @@ public:
     }
 
 protected:
-    /// The end of a turn: runs what asked for it during the turn (in LIFO order; each runs once;
-    /// what they ask for meanwhile runs at the end of the next turn).
+    /// The end of a turn: runs what asked for it during the turn, each once. Taken one at a
+    /// time from the live list, so a node withdrawn meanwhile (its owner went away) is never
+    /// run; one queued while these run runs in this pass too.
     void run_turn_end() {
-        TurnEndNode* node = std::exchange(turn_end_, nullptr);
-        while (node) {
-            TurnEndNode* next = node->next;
+        while (TurnEndNode* node = turn_end_) {
+            turn_end_ = node->next;
             node->queued = false;
             node->run(*node);
-            node = next;
         }
     }
     /// Loop close: every resource closes its fds (through the driver) and lets go of the loop.

@@ -228,6 +228,9 @@ public:
     // Cancelled before its first step, the task still starts, to receive the CancelledError
     // at its first await: for combinators that must cancel what they already started.
     bool runs_when_cancelled_ = false;
+    // A library task whose owner stopped it (a closed server's accept loop): not reported as
+    // "destroyed but pending" when the loop closes before its cancellation ran.
+    bool quiet_at_close_ = false;
     std::int32_t cancel_requests_ = 0;
     WaitRef wait_; // task only: what it is suspended on, if cancellable
     std::uint64_t id_ = 0;

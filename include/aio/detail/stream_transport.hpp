@@ -451,6 +451,11 @@ public:
 
     // --- a server's connection list -------------------------------------------------------
     void join(ConnectionSet& set) noexcept { set_ = &set; }
+    /// The set is going away: it is no longer told.
+    void leave_set() noexcept {
+        set_ = nullptr;
+        set_prev = set_next = nullptr;
+    }
     StreamTransport* set_prev = nullptr;
     StreamTransport* set_next = nullptr;
 
@@ -548,7 +553,10 @@ private:
     // The driver's perform for write_op_: the socket became writable.
     static bool flush_when_writable(IoOpNode& node, IoRegistration& reg) noexcept {
         StreamTransport& t = owner_of(node);
-        return t.flush(reg);
+        const bool done = t.flush(reg);
+        if (!done)
+            t.wake_drainers_if_below(); // progress: drain() may return before the queue is empty
+        return done;
     }
     // write_op_ left the driver's list (flushed, failed, or the fd was closed under it).
     static void flush_done(IoOpNode& node) {
