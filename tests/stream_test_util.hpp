@@ -38,7 +38,7 @@ inline aio::Task<> echo_bytes(aio::StreamReader reader, aio::StreamWriter writer
         std::string data = co_await reader.read(65536);
         if (data.empty())
             break;
-        writer.write(data);
+        writer.write(std::move(data));
         co_await writer.drain();
     }
     writer.close();

@@ -203,6 +203,10 @@ public:
     /// the end of the turn. Copies at most once. Throws aio::RuntimeError after write_eof() or
     /// close(). After the connection was lost the bytes are dropped and drain() throws.
     void write(std::string_view data) { checked("write").write(data); }
+    /// As write(string_view); a large string the kernel does not take at once is queued as it
+    /// is, without a copy: `writer.write(std::move(data))`.
+    void write(std::string&& data) { checked("write").write(std::move(data)); }
+    void write(const char* data) { checked("write").write(std::string_view(data)); }
 
     /// write() of each element of `lines` (anything convertible to std::string_view), sent
     /// together.

@@ -83,6 +83,19 @@ public:
         bytes_ += data.size();
     }
 
+    /// Queues `data` from its byte `skip` on, taking the string itself when it is large (no
+    /// copy). `skip` > 0 only when the queue is empty (the kernel took that much at once).
+    void append(std::string&& data, std::size_t skip) {
+        if (data.size() - skip < chunk_size) {
+            append(std::string_view(data).substr(skip));
+            return;
+        }
+        if (empty())
+            offset_ = skip; // it becomes the head chunk
+        bytes_ += data.size() - skip;
+        chunks_.push_back(std::move(data));
+    }
+
     /// Fills `iov` with the queued bytes in order; returns how many entries.
     int gather(iovec* iov, int max) const noexcept {
         int n = 0;
@@ -291,46 +304,10 @@ public:
     bool is_closing() const noexcept { return state_ != State::open; }
     bool is_closed() const noexcept { return state_ == State::closed; }
 
-    void write(std::string_view data) {
-        check_caller("write");
-        if (eof_requested_)
-            throw RuntimeError("write() after write_eof(): the stream's write side is shut down");
-        if (state_ != State::open)
-            throw RuntimeError(
-                "write() after close() or abort(): the bytes would be lost; write before closing");
-        if (data.empty() || lost_error_)
-            return; // lost: drain() and wait_closed() report it, as asyncio
-        if (out_.empty() && !corked_ && !write_op_.linked()) {
-            IoRegistration* reg = registration();
-            if (!reg)
-                return;
-            std::size_t sent = 0;
-            if (reg->ready & readiness::writable) {
-                const ssize_t n = send_now(data.data(), data.size());
-                if (n < 0) {
-                    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                        connection_lost(errno);
-                        return;
-                    }
-                    IoDriver::clear_ready(*reg, IoDirection::write);
-                } else {
-                    sent = static_cast<std::size_t>(n);
-                }
-            }
-            corked_ = true; // later writes of this turn are gathered
-            loop_->at_turn_end(*this);
-            if (sent == data.size())
-                return;
-            out_.append(data.substr(sent));
-            if (sent > 0)
-                IoDriver::clear_ready(*reg, IoDirection::write); // a short send: the socket is full
-            wait_writable(*reg);
-            return;
-        }
-        out_.append(data);
-        if (!write_op_.linked())
-            loop_->at_turn_end(*this);
-    }
+    void write(std::string_view data) { write_bytes(data); }
+    /// As write(string_view), keeping a large string itself instead of a copy when the kernel
+    /// does not take it all at once.
+    void write(std::string&& data) { write_bytes(std::move(data)); }
 
     /// Shuts the write side down once the queue is flushed (shutdown(SHUT_WR); a pipe closes).
     void write_eof() {
@@ -470,6 +447,51 @@ private:
             loop_->cancel_turn_end(*this);
         }
     }
+
+    template <class Bytes> // std::string_view, or std::string&& (kept without a copy)
+    void write_bytes(Bytes&& data) {
+        check_caller("write");
+        if (eof_requested_)
+            throw RuntimeError("write() after write_eof(): the stream's write side is shut down");
+        if (state_ != State::open)
+            throw RuntimeError(
+                "write() after close() or abort(): the bytes would be lost; write before closing");
+        if (data.empty() || lost_error_)
+            return; // lost: drain() and wait_closed() report it, as asyncio
+        if (!out_.empty() || corked_ || write_op_.linked()) {
+            enqueue(std::forward<Bytes>(data), 0);
+            if (!write_op_.linked())
+                loop_->at_turn_end(*this);
+            return;
+        }
+        // Nothing queued: the first write of the turn goes to the socket at once.
+        IoRegistration* reg = registration();
+        if (!reg)
+            return;
+        std::size_t sent = 0;
+        if (reg->ready & readiness::writable) {
+            const ssize_t n = send_now(data.data(), data.size());
+            if (n < 0) {
+                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                    connection_lost(errno);
+                    return;
+                }
+                IoDriver::clear_ready(*reg, IoDirection::write);
+            } else {
+                sent = static_cast<std::size_t>(n);
+            }
+        }
+        corked_ = true; // later writes of this turn are gathered
+        loop_->at_turn_end(*this);
+        if (sent == data.size())
+            return;
+        enqueue(std::forward<Bytes>(data), sent);
+        if (sent > 0)
+            IoDriver::clear_ready(*reg, IoDirection::write); // a short send: the socket is full
+        wait_writable(*reg);
+    }
+    void enqueue(std::string_view data, std::size_t skip) { out_.append(data.substr(skip)); }
+    void enqueue(std::string&& data, std::size_t skip) { out_.append(std::move(data), skip); }
 
     std::string describe_call(const char* call) const {
         std::string text = std::string(call) + " on fd " + std::to_string(fd_);
