@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstring>
@@ -719,4 +720,32 @@ TEST_CASE("streams: cancelling a task blocked in each kind of read, drain, wait_
         REQUIRE(registrations(loop) == base);
     }
     REQUIRE(aio_test::open_fd_count() == fds_before);
+}
+
+TEST_CASE("streams: write(std::string&&) queues a large string as it is and keeps the order "
+          "of the writes around it",
+          "[streams]") {
+    aio::EventLoop loop;
+    auto body = [&]() -> aio::Task<std::string> {
+        auto [mine, theirs] = aio_test::streams::socket_pair();
+        auto [a_reader, a_writer] = co_await aio::open_connection(std::move(mine));
+        auto [b_reader, b_writer] = co_await aio::open_connection(std::move(theirs));
+        std::string expected;
+        for (int i = 0; i < 4; ++i) {
+            std::string big(3 << 20, static_cast<char>('a' + i)); // more than the socket takes
+            expected += big;
+            a_writer.write(std::move(big));
+            a_writer.write("|small|");
+            expected += "|small|";
+        }
+        a_writer.write_eof();
+        const std::string got = co_await b_reader.read();
+        co_return got == expected
+            ? "same"
+            : "differs at " + std::to_string(std::mismatch(got.begin(), got.end(), expected.begin(),
+                                                           expected.end())
+                                                 .first -
+                                             got.begin());
+    };
+    REQUIRE(run_bounded(loop, body()) == "same");
 }
