@@ -165,13 +165,8 @@ inline DatagramEndpoint make_datagram_endpoint(const DatagramOptions& options) {
     else if (!options.remote_addr.empty())
         family = options.remote_addr.family();
     Socket socket = Socket::open(family, SOCK_DGRAM);
-    if (options.reuse_port) {
-#if defined(SO_REUSEPORT)
-        socket.set_option(SOL_SOCKET, SO_REUSEPORT, 1);
-#else
-        throw ValueError("reuse_port: SO_REUSEPORT is not supported on this platform");
-#endif
-    }
+    if (options.reuse_port)
+        socket.set_reuse_port();
     if (options.allow_broadcast)
         socket.set_option(SOL_SOCKET, SO_BROADCAST, 1);
     if (!options.local_addr.empty())

@@ -16,6 +16,7 @@
 // holds, so a shutdown is `close(); close_clients(); co_await wait_closed();`.
 #pragma once
 
+#include <aio/detail/intrusive_list.hpp>
 #include <aio/detail/owned_wait.hpp>
 #include <aio/detail/stream_transport.hpp>
 #include <aio/errors.hpp>
@@ -145,23 +146,15 @@ public:
         auto* transport = new StreamTransport(*loop_, fd, StreamKind::socket, limit_, peer);
         TransportRef ref(transport);
         transport->join(*this);
-        transport->set_next = connections_;
-        if (connections_)
-            connections_->set_prev = transport;
-        connections_ = transport;
+        link_front<&StreamTransport::set_prev, &StreamTransport::set_next>(connections_,
+                                                                           *transport);
         ++connection_count_;
         add_ref();
         loop_->loop().create_task(run_client(ServerRef(this, false), std::move(ref)));
     }
 
     void on_connection_closed(StreamTransport& t) noexcept override {
-        if (t.set_prev)
-            t.set_prev->set_next = t.set_next;
-        else
-            connections_ = t.set_next;
-        if (t.set_next)
-            t.set_next->set_prev = t.set_prev;
-        t.set_prev = t.set_next = nullptr;
+        unlink<&StreamTransport::set_prev, &StreamTransport::set_next>(connections_, t);
         --connection_count_;
         wake_if_finished();
     }
@@ -462,13 +455,8 @@ inline Socket make_listener(const SocketAddress& address, const ServerOptions& o
     Socket socket = Socket::open(address.family(), SOCK_STREAM);
     if (address.family() != AF_UNIX) {
         socket.set_option(SOL_SOCKET, SO_REUSEADDR, 1);
-        if (options.reuse_port) {
-#if defined(SO_REUSEPORT)
-            socket.set_option(SOL_SOCKET, SO_REUSEPORT, 1);
-#else
-            throw ValueError("reuse_port: SO_REUSEPORT is not supported on this platform");
-#endif
-        }
+        if (options.reuse_port)
+            socket.set_reuse_port();
         if (address.family() == AF_INET6)
             socket.set_option(IPPROTO_IPV6, IPV6_V6ONLY, dual_stack ? 0 : 1);
     }

@@ -111,6 +111,16 @@ public:
                                     "setsockopt(" + std::to_string(name) + ")");
     }
 
+    /// SO_REUSEPORT: several sockets (one loop per thread) bind one address and the kernel
+    /// spreads the traffic. Throws aio::ValueError where the platform has no SO_REUSEPORT.
+    void set_reuse_port() {
+#if defined(SO_REUSEPORT)
+        set_option(SOL_SOCKET, SO_REUSEPORT, 1);
+#else
+        throw ValueError("reuse_port: SO_REUSEPORT is not supported on this platform");
+#endif
+    }
+
     /// Throws std::system_error (EADDRINUSE, EACCES...) naming the address.
     void bind(const SocketAddress& address) {
         if (::bind(fd_, address.native(), address.native_size()) != 0)
@@ -141,7 +151,6 @@ public:
     }
 
 private:
-
     SocketAddress name_of(int (*call)(int, sockaddr*, socklen_t*), const char* what) const {
         sockaddr_storage storage{};
         socklen_t length = sizeof storage;

@@ -9,6 +9,7 @@
 #include <aio/detail/callback.hpp>
 #include <aio/detail/current_loop.hpp>
 #include <aio/detail/function.hpp>
+#include <aio/detail/intrusive_list.hpp>
 #include <aio/detail/loop_clock.hpp>
 #include <aio/detail/ready_queue.hpp>
 #include <aio/detail/task_registry.hpp>
@@ -109,20 +110,10 @@ public:
         node.queued = false;
     }
     void add_resource(LoopResource& resource) noexcept {
-        resource.prev = nullptr;
-        resource.next = resources_;
-        if (resources_)
-            resources_->prev = &resource;
-        resources_ = &resource;
+        link_front<&LoopResource::prev, &LoopResource::next>(resources_, resource);
     }
     void remove_resource(LoopResource& resource) noexcept {
-        if (resource.prev)
-            resource.prev->next = resource.next;
-        else if (resources_ == &resource)
-            resources_ = resource.next;
-        if (resource.next)
-            resource.next->prev = resource.prev;
-        resource.prev = resource.next = nullptr;
+        unlink<&LoopResource::prev, &LoopResource::next>(resources_, resource);
     }
 
     // --- state and threads --------------------------------------------------------------------
