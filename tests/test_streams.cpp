@@ -749,3 +749,52 @@ TEST_CASE("streams: write(std::string&&) queues a large string as it is and keep
     };
     REQUIRE(run_bounded(loop, body()) == "same");
 }
+
+TEST_CASE("streams: drain after close raises ECONNRESET as asyncio, an empty writer raises "
+          "RuntimeError, and errors of a client stream name the peer",
+          "[streams]") {
+    aio::EventLoop loop;
+    auto body = [&]() -> aio::Task<std::vector<std::string>> {
+        std::vector<std::string> out;
+        auto [mine, theirs] = aio_test::streams::socket_pair();
+        auto [reader, writer] = co_await aio::open_connection(std::move(mine));
+        writer.close();
+        try {
+            co_await writer.drain();
+            out.push_back("no error");
+        } catch (const std::system_error& e) {
+            out.push_back(std::to_string(e.code().value() == ECONNRESET) + " " + e.what());
+        }
+        aio::StreamWriter empty;
+        try {
+            empty.get_write_buffer_limits();
+        } catch (const aio::RuntimeError& e) {
+            out.push_back(e.what());
+        }
+        // A TCP client whose peer resets: the error names the peer.
+        aio::Socket listener = aio::Socket::tcp();
+        listener.bind({"127.0.0.1", 0});
+        listener.listen();
+        auto [c_reader, c_writer] =
+            co_await aio::open_connection("127.0.0.1", listener.sockname().port());
+        {
+            auto [peer, address] = co_await loop.sock_accept(listener);
+            aio_test::streams::linger_zero(peer.fd());
+        }
+        try {
+            co_await c_reader.read(10);
+            out.push_back("no error");
+        } catch (const std::system_error& e) {
+            out.push_back(e.what());
+        }
+        co_return out;
+    };
+    const auto out = run_bounded(loop, body());
+    REQUIRE(out.size() == 3);
+    REQUIRE(
+        out[0] ==
+        "1 drain() after close() or abort(): the connection is closed: Connection reset by peer");
+    REQUIRE(out[1] == "get_write_buffer_limits() on an empty StreamWriter");
+    REQUIRE(out[2].find(" (peer 127.0.0.1:") != std::string::npos);
+    REQUIRE(out[2].ends_with("): Connection reset by peer"));
+}

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <csignal>
+#include <cstdio>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -115,6 +116,7 @@ public:
     void reraise_if_interrupted() noexcept {
         if (!interrupted_) return;
         restore();
+        std::fflush(nullptr); // the signal ends the process: keep what it printed (as CPython)
         std::signal(SIGINT, SIG_DFL);
         ::raise(SIGINT);
     }

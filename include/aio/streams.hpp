@@ -220,7 +220,9 @@ public:
     /// `co_await drain()`: waits while more than the high-water mark (64 KiB) is queued, until
     /// it is down to the low-water mark (16 KiB); always yields once, so a write loop lets the
     /// loop run and notices a lost connection (asyncio's drain may never yield). Throws the
-    /// connection's error (std::system_error: EPIPE, ECONNRESET) once it is lost.
+    /// connection's error (std::system_error: EPIPE, ECONNRESET) once it is lost, and
+    /// ECONNRESET when called after close() or abort() (as asyncio); a drain already waiting
+    /// when the stream is closed returns once it is.
     /// Cancel-safe: cancelling it loses nothing queued.
     auto drain() { return detail::StreamTransport::Drain(checked("drain")); }
 
@@ -258,7 +260,8 @@ public:
     }
     /// {high, low}.
     std::pair<std::size_t, std::size_t> get_write_buffer_limits() const {
-        return {transport_->high_water(), transport_->low_water()};
+        const detail::StreamTransport& t = checked("get_write_buffer_limits");
+        return {t.high_water(), t.low_water()};
     }
 
     /// The peer's address (std::system_error if unknown and the socket is closed).
@@ -359,7 +362,11 @@ Task<Connection> open_connection_task(std::string host, std::uint16_t port,
     }
     const std::size_t limit = options.limit;
     Socket socket = co_await connect_any(std::move(addresses), std::move(options));
-    std::optional<SocketAddress> peer;
+    std::optional<SocketAddress> peer; // for the streams' error messages
+    try {
+        peer = socket.peername();
+    } catch (const std::system_error&) { // reset already: the first read says so
+    }
     co_return make_connection(std::move(socket), limit, StreamKind::socket, std::move(peer));
 }
 

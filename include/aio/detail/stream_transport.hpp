@@ -363,8 +363,12 @@ public:
             PromiseBase& task = running_task(h);
             node_.task = &task;
             StreamTransport& t = transport_;
-            if (t.lost_error_ || t.state_ == State::closed)
+            if (t.lost_error_)
                 return false;
+            if (t.state_ != State::open) {
+                after_close_ = true; // asyncio: ConnectionResetError
+                return false;
+            }
             if (t.out_.size() <= t.high_) {
                 // A yield even below the mark: a write loop lets the loop run, and sees a lost
                 // connection on its next drain (asyncio's drain may never yield).
@@ -387,6 +391,10 @@ public:
                 throw_cancelled(task);
             if (transport_.lost_error_)
                 transport_.throw_lost();
+            if (after_close_)
+                throw std::system_error(
+                    ECONNRESET, std::system_category(),
+                    "drain() after close() or abort(): the connection is closed");
         }
         bool on_cancel(const std::string&) noexcept { return unlink_cancelled(node_); }
         void detach() noexcept { unlink_detached(node_); }
@@ -395,6 +403,7 @@ public:
         StreamTransport& transport_;
         WaitNode node_;
         bool yielded_ = false;
+        bool after_close_ = false;
     };
 
     /// co_await wait_closed(): until the fd is closed; throws the error that lost the
