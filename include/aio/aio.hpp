@@ -5,9 +5,9 @@
 #include <aio/awaiter.hpp>
 #include <aio/barrier.hpp>
 #include <aio/condition.hpp>
+#include <aio/config.hpp>
 #include <aio/datagram.hpp>
 #include <aio/dns.hpp>
-#include <aio/config.hpp>
 #include <aio/errors.hpp>
 #include <aio/event.hpp>
 #include <aio/event_loop.hpp>
@@ -23,9 +23,9 @@
 #include <aio/semaphore.hpp>
 #include <aio/server.hpp>
 #include <aio/shield.hpp>
+#include <aio/sleep.hpp>
 #include <aio/socket.hpp>
 #include <aio/socket_address.hpp>
-#include <aio/sleep.hpp>
 #include <aio/streams.hpp>
 #include <aio/task.hpp>
 #include <aio/task_group.hpp>

@@ -7,6 +7,7 @@
 //   auto [data, from] = co_await ep.recvfrom();
 #pragma once
 
+#include <aio/detail/deferred.hpp>
 #include <aio/detail/io_driver.hpp>
 #include <aio/detail/io_operations.hpp>
 #include <aio/errors.hpp>
@@ -158,7 +159,8 @@ private:
 
 namespace detail {
 
-inline DatagramEndpoint make_datagram_endpoint(const DatagramOptions& options) {
+template <class D = void> // compiled only where used
+DatagramEndpoint make_datagram_endpoint(const DatagramOptions& options) {
     int family = options.family;
     if (!options.local_addr.empty())
         family = options.local_addr.family();
@@ -178,9 +180,9 @@ inline DatagramEndpoint make_datagram_endpoint(const DatagramOptions& options) {
     return DatagramEndpoint(std::move(socket));
 }
 
-template <class = void>
-Task<DatagramEndpoint> create_datagram_endpoint_task(DatagramOptions options) {
-    co_return make_datagram_endpoint(options);
+template <class D = void>
+Task<deferred_t<D, DatagramEndpoint>> create_datagram_endpoint_task(DatagramOptions options) {
+    co_return make_datagram_endpoint<D>(options);
 }
 
 } // namespace detail
@@ -188,9 +190,9 @@ Task<DatagramEndpoint> create_datagram_endpoint_task(DatagramOptions options) {
 /// A datagram endpoint (asyncio.create_datagram_endpoint): a non-blocking, close-on-exec UDP
 /// socket (Unix datagram for Unix addresses) bound to `local_addr` and/or connected to
 /// `remote_addr`. Throws std::system_error (EADDRINUSE...) naming the address.
-template <class = void>
+template <class D = void>
 Task<DatagramEndpoint> create_datagram_endpoint(DatagramOptions options = {}) {
-    return detail::create_datagram_endpoint_task(std::move(options));
+    return detail::create_datagram_endpoint_task<D>(std::move(options));
 }
 
 } // namespace aio

@@ -5,6 +5,7 @@
 //   for (const aio::AddrInfo& info : infos) fmt::print("{}\n", info.address);
 #pragma once
 
+#include <aio/detail/deferred.hpp>
 #include <aio/event_loop.hpp>
 #include <aio/socket_address.hpp>
 #include <aio/to_thread.hpp>
@@ -55,8 +56,9 @@ namespace detail {
 
 /// getaddrinfo(3), blocking: what the executor runs. Throws std::system_error: EAI_* codes in
 /// gai_category() (EAI_NONAME: "Name or service not known"), EAI_SYSTEM as the errno.
-inline std::vector<AddrInfo> resolve(const std::string& host, const std::string& port,
-                                     AddrInfoHints hints) {
+template <class D = void> // compiled only where used (getaddrinfo passes its Port)
+std::vector<deferred_t<D, AddrInfo>> resolve(const std::string& host, const std::string& port,
+                                             AddrInfoHints hints) {
     addrinfo want{};
     want.ai_family = hints.family;
     want.ai_socktype = hints.type;
@@ -71,7 +73,7 @@ inline std::vector<AddrInfo> resolve(const std::string& host, const std::string&
         throw std::system_error(errno, std::system_category(), what);
     if (rc != 0)
         throw std::system_error(rc, gai_category(), what);
-    std::vector<AddrInfo> infos;
+    std::vector<deferred_t<D, AddrInfo>> infos;
     try {
         for (const addrinfo* ai = found; ai; ai = ai->ai_next) {
             if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
@@ -98,7 +100,8 @@ Task<std::vector<AddrInfo>> EventLoop::getaddrinfo(std::string host, const Port&
         service = std::to_string(port);
     else
         service = std::string(std::string_view(port));
-    return run_in_executor(nullptr, &detail::resolve, std::move(host), std::move(service), hints);
+    return run_in_executor(nullptr, &detail::resolve<Port>, std::move(host), std::move(service),
+                           hints);
 }
 
 template <class Port>

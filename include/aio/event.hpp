@@ -5,11 +5,11 @@
 //   ready.set();                        // wakes every one of them, in the order they came
 #pragma once
 
-#include <coroutine>
-#include <string>
-
 #include <aio/detail/promise_base.hpp>
 #include <aio/detail/waiter_list.hpp>
+
+#include <coroutine>
+#include <string>
 
 namespace aio {
 
@@ -47,8 +47,10 @@ public:
     /// Sets the flag and wakes every waiting task (oldest first). Does nothing if already set.
     void set() {
         loop_.check_caller("Event::set");
-        if (set_) return;
-        if (!waiters_.empty()) loop_.check_waker("aio::Event");
+        if (set_)
+            return;
+        if (!waiters_.empty())
+            loop_.check_waker("aio::Event");
         set_ = true;
         detail::wake_all(waiters_);
     }
@@ -73,7 +75,9 @@ private:
     detail::LoopBinding loop_;
 };
 
-AIO_ALWAYS_INLINE bool detail::EventWait::await_ready() const noexcept { return primitive_.set_; }
+AIO_ALWAYS_INLINE bool detail::EventWait::await_ready() const noexcept {
+    return primitive_.set_;
+}
 
 template <class P>
 bool detail::EventWait::await_suspend(std::coroutine_handle<P> h) {

@@ -16,6 +16,9 @@
 // holds, so a shutdown is `close(); close_clients(); co_await wait_closed();`.
 #pragma once
 
+#include <aio/detail/algorithm.hpp>
+#include <aio/detail/chrono.hpp>
+#include <aio/detail/deferred.hpp>
 #include <aio/detail/intrusive_list.hpp>
 #include <aio/detail/owned_wait.hpp>
 #include <aio/detail/stream_transport.hpp>
@@ -32,11 +35,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -88,7 +88,7 @@ public:
         handler_ = std::unique_ptr<void, void (*)(void*)>(
             owned, [](void* p) { delete static_cast<Handler*>(p); });
         spawn_ = [](void* h, StreamReader reader, StreamWriter writer) -> Task<> {
-            return std::invoke(*static_cast<Handler*>(h), std::move(reader), std::move(writer));
+            return (*static_cast<Handler*>(h))(std::move(reader), std::move(writer));
         };
     }
 
@@ -101,6 +101,7 @@ public:
     bool closed() const noexcept { return closed_; }
     std::size_t connection_count() const noexcept { return connection_count_; }
 
+    template <class D = void>
     void start_accepting();
 
     void close() {
@@ -128,20 +129,25 @@ public:
         wake_if_finished();
     }
 
-    /// Every connection, closed (flush) or aborted.
+    /// Every connection, closed (flush) or aborted. Closing one unlinks only that one, and the
+    /// next is held meanwhile.
     void for_each_connection(void (*action)(StreamTransport&)) {
-        std::vector<StreamTransport*> all;
-        for (StreamTransport* t = connections_; t; t = t->set_next) {
+        StreamTransport* t = connections_;
+        if (t)
             t->add_ref();
-            all.push_back(t);
-        }
-        for (StreamTransport* t : all) {
+        while (t) {
+            StreamTransport* next = t->set_next;
+            if (next)
+                next->add_ref();
             action(*t);
             t->release();
+            t = next;
         }
     }
 
-    /// Accepted `fd` from `peer`: a stream pair and a handler task.
+    /// Accepted `fd` from `peer`: a stream pair and a handler task. (A template, as the
+    /// coroutines it starts: compiled only where a server is.)
+    template <class D = void>
     void serve(int fd, const SocketAddress& peer) {
         auto* transport = new StreamTransport(*loop_, fd, StreamKind::socket, limit_, peer);
         TransportRef ref(transport);
@@ -150,7 +156,7 @@ public:
                                                                            *transport);
         ++connection_count_;
         add_ref();
-        loop_->loop().create_task(run_client(ServerRef(this, false), std::move(ref)));
+        loop_->loop().create_task<D>(run_client(ServerRef(this, false), std::move(ref)));
     }
 
     void on_connection_closed(StreamTransport& t) noexcept override {
@@ -245,7 +251,7 @@ private:
             loop_->remove_resource(*this);
     }
 
-    template <class = void>
+    template <class D = void>
     static Task<> run_client(ServerRef state, TransportRef transport) {
         try {
             co_await state->spawn_(state->handler_.get(), StreamReader(transport),
@@ -303,7 +309,7 @@ private:
 
 /// One listener's accept loop: waits until it is readable, then accepts up to accept_batch
 /// connections (until EAGAIN), then lets the loop run. Out of fds: report, pause, retry.
-template <class = void>
+template <class D = void>
 Task<> accept_loop(ServerState::ServerRef state, int listener) {
     IoDriver& driver = state->loop().io();
     ServerState::AcceptLoopScope running(*state);
@@ -349,10 +355,11 @@ Task<> accept_loop(ServerState::ServerRef state, int listener) {
     }
 }
 
-inline void ServerState::start_accepting() {
+template <class D>
+void ServerState::start_accepting() {
     for (Socket& listener : listeners)
         accept_loops.push_back(
-            loop_->loop().create_task(accept_loop(ServerRef(this, true), listener.fd())));
+            loop_->loop().create_task<D>(accept_loop(ServerRef(this, true), listener.fd())));
 }
 
 } // namespace detail
@@ -418,7 +425,7 @@ public:
     /// `co_await serve_forever()`: serves until close() is called (then returns) or the
     /// awaiting task is cancelled (then closes the server and rethrows CancelledError).
     /// Connections are left to their handlers.
-    template <class = void>
+    template <class D = void>
     Task<> serve_forever() {
         detail::ServerState::ServerRef state(&checked("serve_forever"), true);
         try {
@@ -450,8 +457,8 @@ private:
 
 namespace detail {
 
-inline Socket make_listener(const SocketAddress& address, const ServerOptions& options,
-                            bool dual_stack) {
+template <class D = void> // compiled only where used
+Socket make_listener(const SocketAddress& address, const ServerOptions& options, bool dual_stack) {
     Socket socket = Socket::open(address.family(), SOCK_STREAM);
     if (address.family() != AF_UNIX) {
         socket.set_option(SOL_SOCKET, SO_REUSEADDR, 1);
@@ -484,36 +491,37 @@ Server make_server(Handler handler, std::vector<Socket> listeners, const ServerO
 }
 
 template <class Handler>
-Task<Server> start_server_task(Handler handler, std::string host, std::uint16_t port,
-                               ServerOptions options) {
-    std::vector<Socket> listeners;
+Task<deferred_t<Handler, Server>> start_server_task(Handler handler, std::string host,
+                                                    std::uint16_t port, ServerOptions options) {
+    std::vector<deferred_t<Handler, Socket>> listeners;
     if (host.empty() || host == "::") {
         // Every interface, IPv6 and IPv4 on one dual-stack socket (one port, even for port 0).
         try {
-            listeners.push_back(make_listener(SocketAddress("::", port), options, true));
+            listeners.push_back(make_listener<Handler>(SocketAddress("::", port), options, true));
         } catch (const std::system_error& e) {
             if (!host.empty() ||
                 (e.code().value() != EAFNOSUPPORT && e.code().value() != EADDRNOTAVAIL))
                 throw;
-            listeners.push_back(make_listener(SocketAddress("0.0.0.0", port), options, false));
+            listeners.push_back(
+                make_listener<Handler>(SocketAddress("0.0.0.0", port), options, false));
         }
     } else if (auto numeric = SocketAddress::numeric(host, port)) {
-        listeners.push_back(make_listener(*numeric, options, false));
+        listeners.push_back(make_listener<Handler>(*numeric, options, false));
     } else {
         AddrInfoHints hints;
         hints.type = SOCK_STREAM;
         hints.flags = AI_PASSIVE;
         const std::vector<AddrInfo> infos =
-            co_await get_running_loop().getaddrinfo(host, port, hints);
-        std::vector<SocketAddress> seen;
+            co_await deferred<Handler>(get_running_loop()).getaddrinfo(host, port, hints);
+        std::vector<deferred_t<Handler, SocketAddress>> seen;
         for (const AddrInfo& info : infos) {
-            if (std::find(seen.begin(), seen.end(), info.address) != seen.end())
+            if (contains(seen, info.address))
                 continue;
             seen.push_back(info.address);
             SocketAddress address = info.address;
             if (port == 0 && !listeners.empty()) // one port for every address (asyncio: one each)
                 address = SocketAddress(address.host(), listeners.front().sockname().port());
-            listeners.push_back(make_listener(address, options, false));
+            listeners.push_back(make_listener<Handler>(address, options, false));
         }
         if (listeners.empty())
             throw std::system_error(EADDRNOTAVAIL, std::system_category(),
@@ -523,14 +531,15 @@ Task<Server> start_server_task(Handler handler, std::string host, std::uint16_t 
 }
 
 template <class Handler>
-Task<Server> start_unix_server_task(Handler handler, std::string path, ServerOptions options) {
+Task<deferred_t<Handler, Server>> start_unix_server_task(Handler handler, std::string path,
+                                                         ServerOptions options) {
     const SocketAddress address = SocketAddress::unix_path(path);
     // A socket file left by an earlier run is removed (asyncio does too); anything else is not.
     struct stat st {};
     if (path.front() != '\0' && ::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
         ::unlink(path.c_str());
-    std::vector<Socket> listeners;
-    listeners.push_back(make_listener(address, options, false));
+    std::vector<deferred_t<Handler, Socket>> listeners;
+    listeners.push_back(make_listener<Handler>(address, options, false));
     co_return make_server(std::move(handler), std::move(listeners), options, std::move(path));
 }
 

@@ -166,6 +166,17 @@ private:
     socklen_t length_ = 0;
 };
 
+namespace detail {
+/// Whether `addresses` holds `address` (without <algorithm>'s weight).
+template <class Range>
+bool contains(const Range& addresses, const SocketAddress& address) noexcept {
+    for (const SocketAddress& a : addresses)
+        if (a == address)
+            return true;
+    return false;
+}
+} // namespace detail
+
 } // namespace aio
 
 /// `fmt::format("{}", address)`: to_string().

@@ -13,6 +13,9 @@
 // queued bytes (the queue keeps flushing).
 #pragma once
 
+#include <aio/detail/algorithm.hpp>
+#include <aio/detail/chrono.hpp>
+#include <aio/detail/deferred.hpp>
 #include <aio/detail/stream_transport.hpp>
 #include <aio/dns.hpp>
 #include <aio/errors.hpp>
@@ -23,8 +26,6 @@
 #include <aio/task.hpp>
 #include <aio/wait.hpp>
 
-#include <algorithm>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -49,25 +50,33 @@ public:
     /// Up to `n` bytes (as soon as any are available); `n < 0` reads to end of file. Empty at
     /// end of file. Throws std::system_error when the connection failed (ECONNRESET) and the
     /// buffer is empty.
-    Task<std::string> read(std::ptrdiff_t n = -1) { return read_task(checked("read"), n); }
+    template <class D = void> // templates, as the coroutines below: compiled only where used
+    Task<std::string> read(std::ptrdiff_t n = -1) {
+        return read_task<D>(checked("read"), n);
+    }
 
     /// Through the next "\n" (included), or what is left at end of file (empty at EOF).
     /// Throws aio::LimitOverrunError when no "\n" comes within the limit — the data stays in
     /// the stream (asyncio's readline discards it and raises ValueError): read(e.consumed())
     /// skips it, or raise the limit (ServerOptions / ConnectOptions `.limit`).
-    Task<std::string> readline() { return readline_task(checked("readline")); }
+    template <class D = void>
+    Task<std::string> readline() {
+        return readline_task<D>(checked("readline"));
+    }
 
     /// Exactly `n` bytes. Throws aio::IncompleteReadError (partial(), expected()) when the
     /// stream ends first; std::system_error when the connection fails first (the bytes stay).
+    template <class D = void>
     Task<std::string> readexactly(std::size_t n) {
-        return readexactly_task(checked("readexactly"), n);
+        return readexactly_task<D>(checked("readexactly"), n);
     }
 
     /// Through `separator` (included). Throws aio::LimitOverrunError (consumed()) when it does
     /// not come within the limit, leaving the data in the stream; aio::IncompleteReadError
     /// (partial() holds the rest) at end of file; aio::ValueError for an empty separator.
+    template <class D = void>
     Task<std::string> readuntil(std::string separator = "\n") {
-        return readuntil_task(checked("readuntil"), std::move(separator));
+        return readuntil_task<D>(checked("readuntil"), std::move(separator));
     }
 
     /// True once the peer's end of file was seen and the buffer is empty.
@@ -93,7 +102,7 @@ private:
         detail::StreamTransport& t;
     };
 
-    template <class = void>
+    template <class D = void>
     static Task<std::string> read_task(detail::TransportRef ref, std::ptrdiff_t n) {
         detail::StreamTransport& t = *ref;
         ReadScope scope(t, "read");
@@ -112,7 +121,7 @@ private:
         co_return t.buffer().take(std::min(want, t.buffer().size()));
     }
 
-    template <class = void>
+    template <class D = void>
     static Task<std::string> readexactly_task(detail::TransportRef ref, std::size_t n) {
         detail::StreamTransport& t = *ref;
         ReadScope scope(t, "readexactly");
@@ -126,25 +135,25 @@ private:
         co_return t.buffer().take(n);
     }
 
-    template <class = void>
+    template <class D = void>
     static Task<std::string> readuntil_task(detail::TransportRef ref, std::string separator) {
         detail::StreamTransport& t = *ref;
         ReadScope scope(t, "readuntil");
-        co_return co_await until(t, separator);
+        co_return co_await until<D>(t, separator);
     }
 
-    template <class = void>
+    template <class D = void>
     static Task<std::string> readline_task(detail::TransportRef ref) {
         detail::StreamTransport& t = *ref;
         ReadScope scope(t, "readline");
         try {
-            co_return co_await until(t, "\n");
+            co_return co_await until<D>(t, "\n");
         } catch (const IncompleteReadError& e) {
             co_return e.partial();
         }
     }
 
-    template <class = void>
+    template <class D = void>
     static Task<std::string> until(detail::StreamTransport& t, std::string_view separator) {
         if (separator.empty())
             throw ValueError("readuntil(): the separator must not be empty");
@@ -303,8 +312,9 @@ struct ConnectOptions {
 namespace detail {
 
 /// Wraps a connected socket in a stream pair on the running loop.
-inline Connection make_connection(Socket socket, std::size_t limit, StreamKind kind,
-                                  std::optional<SocketAddress> peer) {
+template <class D = void> // compiled only where used
+Connection make_connection(Socket socket, std::size_t limit, StreamKind kind,
+                           std::optional<SocketAddress> peer) {
     LoopCore& loop = LoopAccess::core(get_running_loop());
     auto* transport = new StreamTransport(loop, socket.fd(), kind, limit, std::move(peer));
     socket.release();
@@ -313,8 +323,8 @@ inline Connection make_connection(Socket socket, std::size_t limit, StreamKind k
 }
 
 /// One connection attempt: a socket of the address's family, bound to `local` if given.
-template <class = void>
-Task<Socket> connect_to(SocketAddress address, SocketAddress local) {
+template <class D = void>
+Task<deferred_t<D, Socket>> connect_to(SocketAddress address, SocketAddress local) {
     Socket socket =
         address.family() == AF_UNIX ? Socket::unix_stream() : Socket::tcp(address.family());
     if (!local.empty()) {
@@ -326,8 +336,10 @@ Task<Socket> connect_to(SocketAddress address, SocketAddress local) {
 }
 
 /// RFC 8305's order: alternate the families, starting with the first one returned.
-inline std::vector<SocketAddress> interleave_families(const std::vector<SocketAddress>& addresses) {
-    std::vector<SocketAddress> first, second, out;
+template <class D = void>
+std::vector<deferred_t<D, SocketAddress>>
+interleave_families(const std::vector<SocketAddress>& addresses) {
+    std::vector<deferred_t<D, SocketAddress>> first, second, out;
     for (const SocketAddress& a : addresses)
         (a.family() == addresses.front().family() ? first : second).push_back(a);
     for (std::size_t i = 0; i < std::max(first.size(), second.size()); ++i) {
@@ -339,51 +351,54 @@ inline std::vector<SocketAddress> interleave_families(const std::vector<SocketAd
     return out;
 }
 
-template <class = void>
-Task<Socket> connect_any(std::vector<SocketAddress> addresses, ConnectOptions options);
+template <class D = void>
+Task<deferred_t<D, Socket>> connect_any(std::vector<SocketAddress> addresses,
+                                        ConnectOptions options);
 
-template <class = void>
-Task<Connection> open_connection_task(std::string host, std::uint16_t port,
-                                      ConnectOptions options) {
-    std::vector<SocketAddress> addresses;
+template <class D = void>
+Task<deferred_t<D, Connection>> open_connection_task(std::string host, std::uint16_t port,
+                                                     ConnectOptions options) {
+    std::vector<deferred_t<D, SocketAddress>> addresses;
     if (auto numeric = SocketAddress::numeric(host, port)) {
         addresses.push_back(*numeric);
     } else {
         AddrInfoHints hints;
         hints.type = SOCK_STREAM;
         const std::vector<AddrInfo> infos =
-            co_await get_running_loop().getaddrinfo(host, port, hints);
+            co_await deferred<D>(get_running_loop()).getaddrinfo(host, port, hints);
         for (const AddrInfo& info : infos)
-            if (std::find(addresses.begin(), addresses.end(), info.address) == addresses.end())
+            if (!contains(addresses, info.address))
                 addresses.push_back(info.address);
         if (addresses.empty())
             throw std::system_error(EHOSTUNREACH, std::system_category(),
                                     "getaddrinfo(" + host + ") returned no address to connect to");
     }
     const std::size_t limit = options.limit;
-    Socket socket = co_await connect_any(std::move(addresses), std::move(options));
+    Socket socket = co_await connect_any<D>(std::move(addresses), std::move(options));
     std::optional<SocketAddress> peer; // for the streams' error messages
     try {
         peer = socket.peername();
     } catch (const std::system_error&) { // reset already: the first read says so
     }
-    co_return make_connection(std::move(socket), limit, StreamKind::socket, std::move(peer));
+    co_return make_connection<D>(std::move(socket), limit, StreamKind::socket, std::move(peer));
 }
 
-template <class = void>
-Task<Connection> open_unix_connection_task(std::string path, ConnectOptions options) {
+template <class D = void>
+Task<deferred_t<D, Connection>> open_unix_connection_task(std::string path,
+                                                          ConnectOptions options) {
     const SocketAddress address = SocketAddress::unix_path(path);
-    Socket socket = co_await connect_to(address, options.local_addr);
-    co_return make_connection(std::move(socket), options.limit, StreamKind::socket, address);
+    Socket socket = co_await connect_to<D>(address, options.local_addr);
+    co_return make_connection<D>(std::move(socket), options.limit, StreamKind::socket, address);
 }
 
-template <class>
-Task<Socket> connect_any(std::vector<SocketAddress> addresses, ConnectOptions options) {
+template <class D>
+Task<deferred_t<D, Socket>> connect_any(std::vector<SocketAddress> addresses,
+                                        ConnectOptions options) {
     std::exception_ptr last;
     if (!options.happy_eyeballs_delay || addresses.size() < 2) {
         for (const SocketAddress& address : addresses) {
             try {
-                co_return co_await connect_to(address, options.local_addr);
+                co_return co_await connect_to<D>(address, options.local_addr);
             } catch (const std::system_error&) {
                 last = std::current_exception();
             }
@@ -391,12 +406,12 @@ Task<Socket> connect_any(std::vector<SocketAddress> addresses, ConnectOptions op
         std::rethrow_exception(last);
     }
     // Happy Eyeballs: a new attempt every `delay` (or as soon as one fails), first success wins.
-    addresses = interleave_families(addresses);
-    std::vector<Task<Socket>> running;
+    addresses = interleave_families<D>(addresses);
+    std::vector<Task<deferred_t<D, Socket>>> running;
     struct CancelLosers {
-        std::vector<Task<Socket>>& tasks;
+        std::vector<Task<deferred_t<D, Socket>>>& tasks;
         ~CancelLosers() {
-            for (Task<Socket>& task : tasks)
+            for (auto& task : tasks)
                 if (!task.done())
                     task.cancel();
         }
@@ -405,14 +420,15 @@ Task<Socket> connect_any(std::vector<SocketAddress> addresses, ConnectOptions op
     for (;;) {
         if (next < addresses.size())
             running.push_back(
-                get_running_loop().create_task(connect_to(addresses[next++], options.local_addr)));
+                deferred<D>(get_running_loop())
+                    .create_task(connect_to<D>(addresses[next++], options.local_addr)));
         std::optional<Clock::duration> timeout;
         if (next < addresses.size())
             timeout = *options.happy_eyeballs_delay;
-        WaitResult<Socket> result =
-            co_await aio::wait(running, ReturnWhen::first_completed, timeout);
+        WaitResult<deferred_t<D, Socket>> result =
+            co_await aio::wait(deferred<D>(running), ReturnWhen::first_completed, timeout);
         running = std::move(result.pending);
-        for (Task<Socket>& finished : result.done) {
+        for (auto& finished : result.done) {
             try {
                 co_return co_await std::move(finished);
             } catch (const std::system_error&) {
@@ -424,6 +440,11 @@ Task<Socket> connect_any(std::vector<SocketAddress> addresses, ConnectOptions op
     }
 }
 
+template <class D = void>
+Task<deferred_t<D, Connection>> adopt_connection_task(Socket connected, std::size_t limit) {
+    co_return make_connection<D>(std::move(connected), limit, StreamKind::socket, std::nullopt);
+}
+
 } // namespace detail
 
 /// Connects to `host`:`port` (a numeric address, or a name resolved with loop.getaddrinfo off
@@ -431,26 +452,25 @@ Task<Socket> connect_any(std::vector<SocketAddress> addresses, ConnectOptions op
 /// turn (or staggered, with `happy_eyeballs_delay`); throws std::system_error with the last
 /// error (ECONNREFUSED, ETIMEDOUT... naming the address) or gai's (a bad name). Cancel-safe:
 /// a cancelled connect closes its socket and leaves no registration.
-template <class = void>
+template <class D = void>
 Task<Connection> open_connection(std::string host, std::uint16_t port,
                                  ConnectOptions options = {}) {
-    return detail::open_connection_task(std::move(host), port, std::move(options));
+    return detail::open_connection_task<D>(std::move(host), port, std::move(options));
 }
 
 /// Wraps a socket that is already connected (from socketpair(), sock_accept, sock_connect) in
 /// a stream pair (asyncio's open_connection(sock=...)); the streams own it from then on.
-template <class = void>
+template <class D = void>
 Task<Connection> open_connection(Socket connected, ConnectOptions options = {}) {
-    co_return detail::make_connection(std::move(connected), options.limit,
-                                      detail::StreamKind::socket, std::nullopt);
+    return detail::adopt_connection_task<D>(std::move(connected), options.limit);
 }
 
 /// Connects to the Unix-domain socket at `path` (asyncio.open_unix_connection). Throws
 /// std::system_error (ENOENT, ECONNREFUSED...) naming the path; aio::ValueError for a path
 /// too long. Cancel-safe as open_connection.
-template <class = void>
+template <class D = void>
 Task<Connection> open_unix_connection(std::string path, ConnectOptions options = {}) {
-    return detail::open_unix_connection_task(std::move(path), std::move(options));
+    return detail::open_unix_connection_task<D>(std::move(path), std::move(options));
 }
 
 } // namespace aio

@@ -20,6 +20,7 @@
 // closes (it is a LoopResource: the loop aborts whatever is left when it closes).
 #pragma once
 
+#include <aio/detail/algorithm.hpp>
 #include <aio/detail/byte_buffer.hpp>
 #include <aio/detail/io_driver.hpp>
 #include <aio/detail/io_operations.hpp>
@@ -34,7 +35,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <coroutine>
 #include <cstddef>
