@@ -160,7 +160,7 @@ public:
     StreamTransport& operator=(const StreamTransport&) = delete;
 
     // --- ownership --------------------------------------------------------------------------
-    // refs_: every holder (handles, awaiters, the transport itself while an orphan flushes).
+    // refs_: every holder (handles, awaiters, the transport itself while close() flushes).
     // handles_: the user's StreamReader / StreamWriter handles; when the last goes, close().
     void add_ref() noexcept { ++refs_; }
     void release() noexcept {
