@@ -76,37 +76,42 @@ double cpu_seconds() {
 TEST_CASE("server: a handler's exception goes to the exception handler, aborts only its "
           "connection, and the server goes on serving",
           "[server]") {
-    aio::EventLoop loop;
-    Reports reports;
-    reports.install(loop);
-    auto handler = [](aio::StreamReader reader, aio::StreamWriter writer) -> aio::Task<> {
-        const std::string line = co_await reader.readline();
-        if (line == "boom\n")
-            throw std::runtime_error("the handler failed on purpose");
-        writer.write("ok " + line);
-    };
-    auto body = [&]() -> aio::Task<std::string> {
-        aio::Server server = co_await aio::start_server(handler, "127.0.0.1", 0);
-        std::string out;
-        {
+    const int fds_before = aio_test::open_fd_count();
+    {
+        aio::EventLoop loop;
+        Reports reports;
+        reports.install(loop);
+        auto handler = [](aio::StreamReader reader, aio::StreamWriter writer) -> aio::Task<> {
+            const std::string line = co_await reader.readline();
+            if (line == "boom\n")
+                throw std::runtime_error("the handler failed on purpose");
+            writer.write("ok " + line);
+        };
+        auto body = [&]() -> aio::Task<std::string> {
+            aio::Server server = co_await aio::start_server(handler, "127.0.0.1", 0);
+            std::string out;
+            {
+                auto [reader, writer] = co_await aio::open_connection("127.0.0.1", server.port());
+                writer.write("boom\n");
+                out += "[" + co_await reader.read() + "]";
+            }
             auto [reader, writer] = co_await aio::open_connection("127.0.0.1", server.port());
-            writer.write("boom\n");
-            out += "[" + co_await reader.read() + "]";
-        }
-        auto [reader, writer] = co_await aio::open_connection("127.0.0.1", server.port());
-        writer.write("hello\n");
-        out += co_await reader.read();
-        out += "serving=" + std::to_string(server.is_serving());
-        server.close();
-        co_await server.wait_closed();
-        co_return out;
-    };
-    REQUIRE(run_bounded(loop, body()) == "[]ok hello\nserving=1");
-    REQUIRE(reports.messages.size() == 1);
-    REQUIRE(reports.messages[0].starts_with(
-        "unhandled exception in a client connection handler (peer 127.0.0.1:"));
-    REQUIRE(reports.messages[0].ends_with("; the connection is aborted and the server goes on | "
+            writer.write("hello\n");
+            out += co_await reader.read();
+            out += "serving=" + std::to_string(server.is_serving());
+            server.close();
+            co_await server.wait_closed();
+            co_return out;
+        };
+        REQUIRE(run_bounded(loop, body()) == "[]ok hello\nserving=1");
+        REQUIRE(reports.messages.size() == 1);
+        REQUIRE(reports.messages[0].starts_with(
+            "unhandled exception in a client connection handler (peer 127.0.0.1:"));
+        REQUIRE(
+            reports.messages[0].ends_with("; the connection is aborted and the server goes on | "
                                           "error: the handler failed on purpose"));
+    }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
 }
 
 TEST_CASE("server: close() stops listening, wait_closed waits for the connections, "
@@ -177,28 +182,32 @@ TEST_CASE("server: close() stops listening, wait_closed waits for the connection
 
 TEST_CASE("server: serve_forever returns when the server is closed and closes it when cancelled",
           "[server]") {
-    aio::EventLoop loop;
-    auto body = [&]() -> aio::Task<std::string> {
-        aio::Server server = co_await aio::start_server(echo_lines, "127.0.0.1", 0);
-        auto serving = aio::create_task(server.serve_forever());
-        co_await aio::sleep(0s);
-        std::string out = "done=" + std::to_string(serving.done()) + ";";
-        serving.cancel();
-        try {
-            co_await serving;
-        } catch (const aio::CancelledError&) {
-            out += "cancelled;";
-        }
-        out += "serving=" + std::to_string(server.is_serving()) + ";";
-        aio::Server other = co_await aio::start_server(echo_lines, "127.0.0.1", 0);
-        auto forever = aio::create_task(other.serve_forever());
-        co_await aio::sleep(0s);
-        other.close();
-        co_await forever;
-        out += "returned";
-        co_return out;
-    };
-    REQUIRE(run_bounded(loop, body()) == "done=0;cancelled;serving=0;returned");
+    const int fds_before = aio_test::open_fd_count();
+    {
+        aio::EventLoop loop;
+        auto body = [&]() -> aio::Task<std::string> {
+            aio::Server server = co_await aio::start_server(echo_lines, "127.0.0.1", 0);
+            auto serving = aio::create_task(server.serve_forever());
+            co_await aio::sleep(0s);
+            std::string out = "done=" + std::to_string(serving.done()) + ";";
+            serving.cancel();
+            try {
+                co_await serving;
+            } catch (const aio::CancelledError&) {
+                out += "cancelled;";
+            }
+            out += "serving=" + std::to_string(server.is_serving()) + ";";
+            aio::Server other = co_await aio::start_server(echo_lines, "127.0.0.1", 0);
+            auto forever = aio::create_task(other.serve_forever());
+            co_await aio::sleep(0s);
+            other.close();
+            co_await forever;
+            out += "returned";
+            co_return out;
+        };
+        REQUIRE(run_bounded(loop, body()) == "done=0;cancelled;serving=0;returned");
+    }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
 }
 
 TEST_CASE("server: 1000 concurrent connections each echo 100 lines, every byte right",
@@ -414,60 +423,64 @@ TEST_CASE("server: a Unix server replaces a stale socket file, serves, and remov
 TEST_CASE("server: one dual-stack listener for \"\" (IPv4 and IPv6 on one port), reuse_port "
           "shares a port, and Happy Eyeballs connects by name",
           "[server]") {
-    aio::EventLoop loop;
-    auto body = [&]() -> aio::Task<std::string> {
-        std::string out;
-        aio::Server any = co_await aio::start_server(echo_lines, "", 0);
-        out += "listeners=" + std::to_string(any.sockets().size()) + ";";
-        for (const char* host : {"127.0.0.1", "::1"}) {
-            try {
-                auto [reader, writer] = co_await aio::open_connection(host, any.port());
-                writer.write(std::string(host) + "\n");
-                out += co_await reader.readline();
-            } catch (const std::system_error& e) {
-                out += std::string(host) +
-                       (e.code().value() == EADDRNOTAVAIL || e.code().value() == ENETUNREACH
-                            ? "\n" // no IPv6 on this machine
-                            : " failed\n");
+    const int fds_before = aio_test::open_fd_count();
+    {
+        aio::EventLoop loop;
+        auto body = [&]() -> aio::Task<std::string> {
+            std::string out;
+            aio::Server any = co_await aio::start_server(echo_lines, "", 0);
+            out += "listeners=" + std::to_string(any.sockets().size()) + ";";
+            for (const char* host : {"127.0.0.1", "::1"}) {
+                try {
+                    auto [reader, writer] = co_await aio::open_connection(host, any.port());
+                    writer.write(std::string(host) + "\n");
+                    out += co_await reader.readline();
+                } catch (const std::system_error& e) {
+                    out += std::string(host) +
+                           (e.code().value() == EADDRNOTAVAIL || e.code().value() == ENETUNREACH
+                                ? "\n" // no IPv6 on this machine
+                                : " failed\n");
+                }
             }
-        }
-        any.close();
-        co_await any.wait_closed();
+            any.close();
+            co_await any.wait_closed();
 
-        aio::ServerOptions shared;
-        shared.reuse_port = true;
-        aio::Server first = co_await aio::start_server(echo_lines, "127.0.0.1", 0, shared);
-        aio::Server second =
-            co_await aio::start_server(echo_lines, "127.0.0.1", first.port(), shared);
-        out += "same port=" + std::to_string(first.port() == second.port()) + ";";
-        for (int i = 0; i < 10; ++i) {
-            auto [reader, writer] = co_await aio::open_connection("127.0.0.1", first.port());
-            writer.write("x\n");
-            co_await reader.readline();
-        }
-        out +=
-            "both=" + std::to_string(first.connection_count() + second.connection_count() <= 10) +
-            ";";
-        first.close();
-        second.close();
-        first.close_clients();
-        second.close_clients();
-        co_await first.wait_closed();
-        co_await second.wait_closed();
+            aio::ServerOptions shared;
+            shared.reuse_port = true;
+            aio::Server first = co_await aio::start_server(echo_lines, "127.0.0.1", 0, shared);
+            aio::Server second =
+                co_await aio::start_server(echo_lines, "127.0.0.1", first.port(), shared);
+            out += "same port=" + std::to_string(first.port() == second.port()) + ";";
+            for (int i = 0; i < 10; ++i) {
+                auto [reader, writer] = co_await aio::open_connection("127.0.0.1", first.port());
+                writer.write("x\n");
+                co_await reader.readline();
+            }
+            out += "both=" +
+                   std::to_string(first.connection_count() + second.connection_count() <= 10) + ";";
+            first.close();
+            second.close();
+            first.close_clients();
+            second.close_clients();
+            co_await first.wait_closed();
+            co_await second.wait_closed();
 
-        aio::Server local = co_await aio::start_server(echo_lines, "127.0.0.1", 0);
-        aio::ConnectOptions eyeballs;
-        eyeballs.happy_eyeballs_delay = 50ms;
-        auto [reader, writer] = co_await aio::open_connection("localhost", local.port(), eyeballs);
-        writer.write("by name\n");
-        out += co_await reader.readline();
-        writer.close();
-        local.close();
-        co_await local.wait_closed();
-        co_return out;
-    };
-    REQUIRE(run_bounded(loop, body()) ==
-            "listeners=1;127.0.0.1\n::1\nsame port=1;both=1;by name\n");
+            aio::Server local = co_await aio::start_server(echo_lines, "127.0.0.1", 0);
+            aio::ConnectOptions eyeballs;
+            eyeballs.happy_eyeballs_delay = 50ms;
+            auto [reader, writer] =
+                co_await aio::open_connection("localhost", local.port(), eyeballs);
+            writer.write("by name\n");
+            out += co_await reader.readline();
+            writer.close();
+            local.close();
+            co_await local.wait_closed();
+            co_return out;
+        };
+        REQUIRE(run_bounded(loop, body()) ==
+                "listeners=1;127.0.0.1\n::1\nsame port=1;both=1;by name\n");
+    }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
 }
 
 TEST_CASE("datagrams: a UDP echo with sendto / recvfrom, a connected endpoint's send, and a "

@@ -70,309 +70,347 @@ TEST_CASE("streams: read(n), readline, readexactly, readuntil and at_eof over a 
 TEST_CASE("streams: readexactly at EOF raises IncompleteReadError with partial() and "
           "expected(), and readuntil at EOF gives the rest in partial()",
           "[streams]") {
-    aio::EventLoop loop;
-    auto body = [&]() -> aio::Task<std::string> {
-        auto [mine, theirs] = socket_pair();
-        auto [reader, writer] = co_await aio::open_connection(std::move(mine));
-        send_raw(theirs.fd(), "12345");
-        theirs.close();
-        std::string out;
-        try {
-            co_await reader.readexactly(10);
-        } catch (const aio::IncompleteReadError& e) {
-            out += "partial=" + e.partial() + " expected=" + std::to_string(e.expected()) +
-                   " what=" + e.what();
-        }
-        out += reader.at_eof() ? " eof" : " not eof";
-        co_return out;
-    };
-    const std::string out = run_bounded(loop, body());
-    REQUIRE(out.starts_with("partial=12345 expected=10 what=5 bytes read on a total of 10"));
-    REQUIRE(out.ends_with(" eof"));
+    const int fds_before = aio_test::open_fd_count();
+    {
+        aio::EventLoop loop;
+        auto body = [&]() -> aio::Task<std::string> {
+            auto [mine, theirs] = socket_pair();
+            auto [reader, writer] = co_await aio::open_connection(std::move(mine));
+            send_raw(theirs.fd(), "12345");
+            theirs.close();
+            std::string out;
+            try {
+                co_await reader.readexactly(10);
+            } catch (const aio::IncompleteReadError& e) {
+                out += "partial=" + e.partial() + " expected=" + std::to_string(e.expected()) +
+                       " what=" + e.what();
+            }
+            out += reader.at_eof() ? " eof" : " not eof";
+            co_return out;
+        };
+        const std::string out = run_bounded(loop, body());
+        REQUIRE(out.starts_with("partial=12345 expected=10 what=5 bytes read on a total of 10"));
+        REQUIRE(out.ends_with(" eof"));
 
-    auto until = [&]() -> aio::Task<std::string> {
-        auto [mine, theirs] = socket_pair();
-        auto [reader, writer] = co_await aio::open_connection(std::move(mine));
-        send_raw(theirs.fd(), "no separator here");
-        theirs.close();
-        try {
-            co_await reader.readuntil("\r\n");
-        } catch (const aio::IncompleteReadError& e) {
-            co_return e.partial();
-        }
-        co_return "no exception";
-    };
-    REQUIRE(run_bounded(loop, until()) == "no separator here");
+        auto until = [&]() -> aio::Task<std::string> {
+            auto [mine, theirs] = socket_pair();
+            auto [reader, writer] = co_await aio::open_connection(std::move(mine));
+            send_raw(theirs.fd(), "no separator here");
+            theirs.close();
+            try {
+                co_await reader.readuntil("\r\n");
+            } catch (const aio::IncompleteReadError& e) {
+                co_return e.partial();
+            }
+            co_return "no exception";
+        };
+        REQUIRE(run_bounded(loop, until()) == "no separator here");
+    }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
 }
 
 TEST_CASE("streams: a 10 MiB line raises LimitOverrunError at the limit, the data stays, the "
           "stream stays usable and the buffer never grew past the limit plus one read",
           "[streams]") {
-    aio::EventLoop loop;
-    auto body = [&]() -> aio::Task<std::string> {
-        auto [mine, theirs] = socket_pair();
-        aio::ConnectOptions options;
-        options.limit = 1000;
-        auto [reader, writer] = co_await aio::open_connection(std::move(mine), options);
-        const std::string huge(10 << 20, 'x');
-        // The peer writes the long line and a short one from a task of its own.
-        auto peer = [](aio::Socket socket, std::string line) -> aio::Task<> {
-            co_await aio::get_running_loop().sock_sendall(socket, line + "\nshort\n");
-        };
-        auto sending = aio::create_task(peer(std::move(theirs), huge));
-        std::string out;
-        std::size_t consumed = 0;
-        try {
-            co_await reader.readline();
-        } catch (const aio::LimitOverrunError& e) {
-            consumed = e.consumed();
-            out += std::string("overrun: ") + e.what() + "|";
-        }
-        out +=
-            "buffered<=limit+read:" + std::to_string(reader.buffered() <= 1000 + 16 * 1024) + "|";
-        out += "consumed>limit:" + std::to_string(consumed > 1000) + "|";
-        // Skip the long line in chunks, then the stream goes on.
-        std::size_t skipped = 0;
-        for (;;) {
-            std::size_t skip = 0;
+    const int fds_before = aio_test::open_fd_count();
+    {
+        aio::EventLoop loop;
+        auto body = [&]() -> aio::Task<std::string> {
+            auto [mine, theirs] = socket_pair();
+            aio::ConnectOptions options;
+            options.limit = 1000;
+            auto [reader, writer] = co_await aio::open_connection(std::move(mine), options);
+            const std::string huge(10 << 20, 'x');
+            // The peer writes the long line and a short one from a task of its own.
+            auto peer = [](aio::Socket socket, std::string line) -> aio::Task<> {
+                co_await aio::get_running_loop().sock_sendall(socket, line + "\nshort\n");
+            };
+            auto sending = aio::create_task(peer(std::move(theirs), huge));
+            std::string out;
+            std::size_t consumed = 0;
             try {
-                const std::string rest = co_await reader.readline();
-                skipped += rest.size();
-                break;
+                co_await reader.readline();
             } catch (const aio::LimitOverrunError& e) {
-                skip = e.consumed();
+                consumed = e.consumed();
+                out += std::string("overrun: ") + e.what() + "|";
             }
-            skipped += (co_await reader.read(static_cast<std::ptrdiff_t>(skip))).size();
-        }
-        out += "skipped:" + std::to_string(skipped) + "|";
-        out += "next:" + co_await reader.readline();
-        co_await sending;
-        co_return out;
-    };
-    const std::string out = run_bounded(loop, body(), 60s);
-    INFO(out);
-    REQUIRE(
-        out.find("overrun: no separator \"\\n\" within the stream's limit of 1000 bytes; the data "
-                 "stays in the stream: read(e.consumed()) to skip it, or raise the limit") !=
-        std::string::npos);
-    REQUIRE(out.find("buffered<=limit+read:1|consumed>limit:1|") != std::string::npos);
-    REQUIRE(out.find("skipped:" + std::to_string((10 << 20) + 1) + "|") != std::string::npos);
-    REQUIRE(out.ends_with("next:short\n"));
+            out += "buffered<=limit+read:" + std::to_string(reader.buffered() <= 1000 + 16 * 1024) +
+                   "|";
+            out += "consumed>limit:" + std::to_string(consumed > 1000) + "|";
+            // Skip the long line in chunks, then the stream goes on.
+            std::size_t skipped = 0;
+            for (;;) {
+                std::size_t skip = 0;
+                try {
+                    const std::string rest = co_await reader.readline();
+                    skipped += rest.size();
+                    break;
+                } catch (const aio::LimitOverrunError& e) {
+                    skip = e.consumed();
+                }
+                skipped += (co_await reader.read(static_cast<std::ptrdiff_t>(skip))).size();
+            }
+            out += "skipped:" + std::to_string(skipped) + "|";
+            out += "next:" + co_await reader.readline();
+            co_await sending;
+            co_return out;
+        };
+        const std::string out = run_bounded(loop, body(), 60s);
+        INFO(out);
+        REQUIRE(
+            out.find(
+                "overrun: no separator \"\\n\" within the stream's limit of 1000 bytes; the data "
+                "stays in the stream: read(e.consumed()) to skip it, or raise the limit") !=
+            std::string::npos);
+        REQUIRE(out.find("buffered<=limit+read:1|consumed>limit:1|") != std::string::npos);
+        REQUIRE(out.find("skipped:" + std::to_string((10 << 20) + 1) + "|") != std::string::npos);
+        REQUIRE(out.ends_with("next:short\n"));
+    }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
 }
 
 TEST_CASE("streams: a cancelled read loses no byte: what arrived stays for the next read",
           "[streams]") {
-    aio::EventLoop loop;
-    auto body = [&]() -> aio::Task<std::string> {
-        auto [mine, theirs] = socket_pair();
-        auto [reader, writer] = co_await aio::open_connection(std::move(mine));
-        std::string log;
-        // readexactly(10) gets 6 bytes, then its wait is cancelled by a timeout.
-        send_raw(theirs.fd(), "abcdef");
-        try {
-            co_await aio::wait_for(reader.readexactly(10), 50ms);
-        } catch (const aio::TimeoutError&) {
-            log += "timeout;";
-        }
-        log += "buffered=" + std::to_string(reader.buffered()) + ";";
-        // readline and readuntil too.
-        try {
-            co_await aio::wait_for(reader.readline(), 20ms);
-        } catch (const aio::TimeoutError&) {
-            log += "timeout;";
-        }
-        try {
-            co_await aio::wait_for(reader.readuntil("#"), 20ms);
-        } catch (const aio::TimeoutError&) {
-            log += "timeout;";
-        }
-        send_raw(theirs.fd(), "ghij\n");
-        log += co_await reader.readline();
-        co_return log;
-    };
-    REQUIRE(run_bounded(loop, body()) == "timeout;buffered=6;timeout;timeout;abcdefghij\n");
+    const int fds_before = aio_test::open_fd_count();
+    {
+        aio::EventLoop loop;
+        auto body = [&]() -> aio::Task<std::string> {
+            auto [mine, theirs] = socket_pair();
+            auto [reader, writer] = co_await aio::open_connection(std::move(mine));
+            std::string log;
+            // readexactly(10) gets 6 bytes, then its wait is cancelled by a timeout.
+            send_raw(theirs.fd(), "abcdef");
+            try {
+                co_await aio::wait_for(reader.readexactly(10), 50ms);
+            } catch (const aio::TimeoutError&) {
+                log += "timeout;";
+            }
+            log += "buffered=" + std::to_string(reader.buffered()) + ";";
+            // readline and readuntil too.
+            try {
+                co_await aio::wait_for(reader.readline(), 20ms);
+            } catch (const aio::TimeoutError&) {
+                log += "timeout;";
+            }
+            try {
+                co_await aio::wait_for(reader.readuntil("#"), 20ms);
+            } catch (const aio::TimeoutError&) {
+                log += "timeout;";
+            }
+            send_raw(theirs.fd(), "ghij\n");
+            log += co_await reader.readline();
+            co_return log;
+        };
+        REQUIRE(run_bounded(loop, body()) == "timeout;buffered=6;timeout;timeout;abcdefghij\n");
+    }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
 }
 
 TEST_CASE("streams: a second concurrent read raises RuntimeError, as asyncio", "[streams]") {
-    aio::EventLoop loop;
-    auto body = [&]() -> aio::Task<std::string> {
-        auto [mine, theirs] = socket_pair();
-        auto [reader, writer] = co_await aio::open_connection(std::move(mine));
-        auto first = aio::create_task(reader.read(10));
-        co_await aio::sleep(0s);
-        std::string out;
-        try {
-            co_await reader.read(10);
-        } catch (const aio::RuntimeError& e) {
-            out = e.what();
-        }
-        send_raw(theirs.fd(), "x");
-        out += "|" + co_await first;
-        co_return out;
-    };
-    REQUIRE(run_bounded(loop, body()) ==
-            "read() called while another task is already waiting for incoming data on this "
-            "stream; read a stream from one task at a time|x");
+    const int fds_before = aio_test::open_fd_count();
+    {
+        aio::EventLoop loop;
+        auto body = [&]() -> aio::Task<std::string> {
+            auto [mine, theirs] = socket_pair();
+            auto [reader, writer] = co_await aio::open_connection(std::move(mine));
+            auto first = aio::create_task(reader.read(10));
+            co_await aio::sleep(0s);
+            std::string out;
+            try {
+                co_await reader.read(10);
+            } catch (const aio::RuntimeError& e) {
+                out = e.what();
+            }
+            send_raw(theirs.fd(), "x");
+            out += "|" + co_await first;
+            co_return out;
+        };
+        REQUIRE(run_bounded(loop, body()) ==
+                "read() called while another task is already waiting for incoming data on this "
+                "stream; read a stream from one task at a time|x");
+    }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
 }
 
 TEST_CASE("streams: the first write of a turn goes out at once, the later ones of the turn in "
           "one sendmsg at the end of the turn",
           "[streams]") {
-    aio::EventLoop loop;
-    auto body = [&]() -> aio::Task<std::vector<std::size_t>> {
-        // SOCK_SEQPACKET keeps each sendmsg a record: the records show the syscalls.
-        auto [mine, theirs] = socket_pair(SOCK_SEQPACKET);
-        auto [reader, writer] = co_await aio::open_connection(std::move(mine));
-        writer.write("first");
-        std::vector<std::size_t> records;
-        char buf[4096];
-        const ssize_t n = ::recv(theirs.fd(), buf, sizeof buf, 0);
-        records.push_back(static_cast<std::size_t>(n)); // sent before the task even yields
-        for (int i = 0; i < 100; ++i)
-            writer.write("0123456789");
-        records.push_back(writer.transport_buffer_size());
-        co_await writer.drain(); // the turn ends: one gathered sendmsg
-        for (;;) {
-            const ssize_t m = ::recv(theirs.fd(), buf, sizeof buf, MSG_DONTWAIT);
-            if (m <= 0)
-                break;
-            records.push_back(static_cast<std::size_t>(m));
-        }
-        records.push_back(writer.transport_buffer_size());
-        co_return records;
-    };
-    REQUIRE(run_bounded(loop, body()) == std::vector<std::size_t>{5, 1000, 1000, 0});
+    const int fds_before = aio_test::open_fd_count();
+    {
+        aio::EventLoop loop;
+        auto body = [&]() -> aio::Task<std::vector<std::size_t>> {
+            // SOCK_SEQPACKET keeps each sendmsg a record: the records show the syscalls.
+            auto [mine, theirs] = socket_pair(SOCK_SEQPACKET);
+            auto [reader, writer] = co_await aio::open_connection(std::move(mine));
+            writer.write("first");
+            std::vector<std::size_t> records;
+            char buf[4096];
+            const ssize_t n = ::recv(theirs.fd(), buf, sizeof buf, 0);
+            records.push_back(static_cast<std::size_t>(n)); // sent before the task even yields
+            for (int i = 0; i < 100; ++i)
+                writer.write("0123456789");
+            records.push_back(writer.transport_buffer_size());
+            co_await writer.drain(); // the turn ends: one gathered sendmsg
+            for (;;) {
+                const ssize_t m = ::recv(theirs.fd(), buf, sizeof buf, MSG_DONTWAIT);
+                if (m <= 0)
+                    break;
+                records.push_back(static_cast<std::size_t>(m));
+            }
+            records.push_back(writer.transport_buffer_size());
+            co_return records;
+        };
+        REQUIRE(run_bounded(loop, body()) == std::vector<std::size_t>{5, 1000, 1000, 0});
+    }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
 }
 
 TEST_CASE("streams: writelines sends its lines together", "[streams]") {
-    aio::EventLoop loop;
-    auto body = [&]() -> aio::Task<std::string> {
-        auto [mine, theirs] = socket_pair(SOCK_SEQPACKET);
-        auto [reader, writer] = co_await aio::open_connection(std::move(mine));
-        writer.write("x"); // the turn's first write goes alone
-        const std::vector<std::string> lines{"a\n", "bb\n", "ccc\n"};
-        writer.writelines(lines);
-        co_await writer.drain();
-        char buf[64];
-        std::string out;
-        for (;;) {
-            const ssize_t m = ::recv(theirs.fd(), buf, sizeof buf, MSG_DONTWAIT);
-            if (m <= 0)
-                break;
-            out += "[" + std::string(buf, static_cast<std::size_t>(m)) + "]";
-        }
-        co_return out;
-    };
-    REQUIRE(run_bounded(loop, body()) == "[x][a\nbb\nccc\n]");
+    const int fds_before = aio_test::open_fd_count();
+    {
+        aio::EventLoop loop;
+        auto body = [&]() -> aio::Task<std::string> {
+            auto [mine, theirs] = socket_pair(SOCK_SEQPACKET);
+            auto [reader, writer] = co_await aio::open_connection(std::move(mine));
+            writer.write("x"); // the turn's first write goes alone
+            const std::vector<std::string> lines{"a\n", "bb\n", "ccc\n"};
+            writer.writelines(lines);
+            co_await writer.drain();
+            char buf[64];
+            std::string out;
+            for (;;) {
+                const ssize_t m = ::recv(theirs.fd(), buf, sizeof buf, MSG_DONTWAIT);
+                if (m <= 0)
+                    break;
+                out += "[" + std::string(buf, static_cast<std::size_t>(m)) + "]";
+            }
+            co_return out;
+        };
+        REQUIRE(run_bounded(loop, body()) == "[x][a\nbb\nccc\n]");
+    }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
 }
 
 TEST_CASE("streams: drain waits above the high-water mark until the queue is at the low one, and "
           "set_write_buffer_limits checks its arguments",
           "[streams]") {
-    aio::EventLoop loop;
-    auto body = [&]() -> aio::Task<std::string> {
-        auto [mine, theirs] = socket_pair();
-        auto [reader, writer] = co_await aio::open_connection(std::move(mine));
-        std::string out;
-        out += std::to_string(writer.get_write_buffer_limits().first) + "/" +
-               std::to_string(writer.get_write_buffer_limits().second) + ";";
-        try {
-            writer.set_write_buffer_limits(10, 20);
-        } catch (const aio::ValueError& e) {
-            out += std::string(e.what()) + ";";
-        }
-        writer.set_write_buffer_limits(100000, 1000);
-        const std::string chunk(1 << 20, 'z'); // far more than the socket buffer takes
-        writer.write(chunk);
-        const std::size_t queued = writer.transport_buffer_size();
-        out += "queued>high:" + std::to_string(queued > 100000) + ";";
-        auto draining = aio::create_task(
-            [](aio::StreamWriter w) -> aio::Task<> { co_await w.drain(); }(writer));
-        co_await aio::sleep(10ms);
-        out += "drain waits:" + std::to_string(!draining.done()) + ";";
-        // The peer reads everything; drain returns once at most 1000 bytes are queued.
-        std::size_t got = 0;
-        std::string buf(1 << 16, '\0');
-        while (got < chunk.size()) {
-            const ssize_t n = ::recv(theirs.fd(), buf.data(), buf.size(), MSG_DONTWAIT);
-            if (n > 0)
-                got += static_cast<std::size_t>(n);
-            else
-                co_await aio::sleep(0s);
-        }
-        co_await draining;
-        out += "left<=low:" + std::to_string(writer.transport_buffer_size() <= 1000) + ";";
-        co_return out;
-    };
-    REQUIRE(run_bounded(loop, body()) ==
-            "65536/16384;set_write_buffer_limits(high, low): low (20) must not exceed high "
-            "(10);queued>high:1;drain waits:1;left<=low:1;");
+    const int fds_before = aio_test::open_fd_count();
+    {
+        aio::EventLoop loop;
+        auto body = [&]() -> aio::Task<std::string> {
+            auto [mine, theirs] = socket_pair();
+            auto [reader, writer] = co_await aio::open_connection(std::move(mine));
+            std::string out;
+            out += std::to_string(writer.get_write_buffer_limits().first) + "/" +
+                   std::to_string(writer.get_write_buffer_limits().second) + ";";
+            try {
+                writer.set_write_buffer_limits(10, 20);
+            } catch (const aio::ValueError& e) {
+                out += std::string(e.what()) + ";";
+            }
+            writer.set_write_buffer_limits(100000, 1000);
+            const std::string chunk(1 << 20, 'z'); // far more than the socket buffer takes
+            writer.write(chunk);
+            const std::size_t queued = writer.transport_buffer_size();
+            out += "queued>high:" + std::to_string(queued > 100000) + ";";
+            auto draining = aio::create_task(
+                [](aio::StreamWriter w) -> aio::Task<> { co_await w.drain(); }(writer));
+            co_await aio::sleep(10ms);
+            out += "drain waits:" + std::to_string(!draining.done()) + ";";
+            // The peer reads everything; drain returns once at most 1000 bytes are queued.
+            std::size_t got = 0;
+            std::string buf(1 << 16, '\0');
+            while (got < chunk.size()) {
+                const ssize_t n = ::recv(theirs.fd(), buf.data(), buf.size(), MSG_DONTWAIT);
+                if (n > 0)
+                    got += static_cast<std::size_t>(n);
+                else
+                    co_await aio::sleep(0s);
+            }
+            co_await draining;
+            out += "left<=low:" + std::to_string(writer.transport_buffer_size() <= 1000) + ";";
+            co_return out;
+        };
+        REQUIRE(run_bounded(loop, body()) ==
+                "65536/16384;set_write_buffer_limits(high, low): low (20) must not exceed high "
+                "(10);queued>high:1;drain waits:1;left<=low:1;");
+    }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
 }
 
 TEST_CASE("streams: a writer feeding a slow reader 1 GiB never buffers more than the high-water "
           "mark plus one write",
           "[streams][slow]") {
-    aio::EventLoop loop;
-    auto body = [&]() -> aio::Task<std::string> {
-        auto [mine, theirs] = socket_pair();
-        aio::Connection a = co_await aio::open_connection(std::move(mine));
-        aio::Connection b = co_await aio::open_connection(std::move(theirs));
-        aio::StreamWriter& a_writer = a.writer; // a lambda below uses it (clang 14 cannot
-        aio::StreamReader& b_reader = b.reader; // capture structured bindings)
-        constexpr std::size_t total = std::size_t{1} << 30;
-        const std::string chunk(256 * 1024, 'q');
-        std::size_t max_buffered = 0;
-        auto write_all = [&]() -> aio::Task<> {
-            for (std::size_t sent = 0; sent < total; sent += chunk.size()) {
-                a_writer.write(chunk);
-                max_buffered = std::max(max_buffered, a_writer.transport_buffer_size());
-                co_await a_writer.drain();
+    const int fds_before = aio_test::open_fd_count();
+    {
+        aio::EventLoop loop;
+        auto body = [&]() -> aio::Task<std::string> {
+            auto [mine, theirs] = socket_pair();
+            aio::Connection a = co_await aio::open_connection(std::move(mine));
+            aio::Connection b = co_await aio::open_connection(std::move(theirs));
+            aio::StreamWriter& a_writer = a.writer; // a lambda below uses it (clang 14 cannot
+            aio::StreamReader& b_reader = b.reader; // capture structured bindings)
+            constexpr std::size_t total = std::size_t{1} << 30;
+            const std::string chunk(256 * 1024, 'q');
+            std::size_t max_buffered = 0;
+            auto write_all = [&]() -> aio::Task<> {
+                for (std::size_t sent = 0; sent < total; sent += chunk.size()) {
+                    a_writer.write(chunk);
+                    max_buffered = std::max(max_buffered, a_writer.transport_buffer_size());
+                    co_await a_writer.drain();
+                }
+                a_writer.write_eof();
+            };
+            auto writing = aio::create_task(write_all());
+            std::size_t received = 0;
+            int reads = 0;
+            for (;;) {
+                const std::string got = co_await b_reader.read(256 * 1024);
+                if (got.empty())
+                    break;
+                received += got.size();
+                if (++reads < 50)
+                    co_await aio::sleep(1ms); // slow at first: the writer must wait in drain
             }
-            a_writer.write_eof();
+            co_await writing;
+            co_return "received=" + std::to_string(received) +
+                " bounded=" + std::to_string(max_buffered <= 65536 + chunk.size());
         };
-        auto writing = aio::create_task(write_all());
-        std::size_t received = 0;
-        int reads = 0;
-        for (;;) {
-            const std::string got = co_await b_reader.read(256 * 1024);
-            if (got.empty())
-                break;
-            received += got.size();
-            if (++reads < 50)
-                co_await aio::sleep(1ms); // slow at first: the writer must wait in drain
-        }
-        co_await writing;
-        co_return "received=" + std::to_string(received) +
-            " bounded=" + std::to_string(max_buffered <= 65536 + chunk.size());
-    };
-    REQUIRE(run_bounded(loop, body(), 120s) == "received=1073741824 bounded=1");
+        REQUIRE(run_bounded(loop, body(), 120s) == "received=1073741824 bounded=1");
+    }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
 }
 
 TEST_CASE("streams: write_eof half-closes both ways: each side still writes after reading EOF",
           "[streams]") {
-    aio::EventLoop loop;
-    auto body = [&]() -> aio::Task<std::string> {
-        auto [mine, theirs] = socket_pair();
-        auto [a_reader, a_writer] = co_await aio::open_connection(std::move(mine));
-        auto [b_reader, b_writer] = co_await aio::open_connection(std::move(theirs));
-        std::string out;
-        REQUIRE(a_writer.can_write_eof());
-        a_writer.write("request");
-        a_writer.write_eof();
-        out += co_await b_reader.read() + ";"; // to EOF
-        out += "b at_eof:" + std::to_string(b_reader.at_eof()) + ";";
-        b_writer.write("response");
-        b_writer.write_eof();
-        out += co_await a_reader.read() + ";";
-        try {
-            a_writer.write("more");
-        } catch (const aio::RuntimeError& e) {
-            out += e.what();
-        }
-        co_return out;
-    };
-    REQUIRE(run_bounded(loop, body()) == "request;b at_eof:1;response;write() after write_eof(): "
-                                         "the stream's write side is shut down");
+    const int fds_before = aio_test::open_fd_count();
+    {
+        aio::EventLoop loop;
+        auto body = [&]() -> aio::Task<std::string> {
+            auto [mine, theirs] = socket_pair();
+            auto [a_reader, a_writer] = co_await aio::open_connection(std::move(mine));
+            auto [b_reader, b_writer] = co_await aio::open_connection(std::move(theirs));
+            std::string out;
+            REQUIRE(a_writer.can_write_eof());
+            a_writer.write("request");
+            a_writer.write_eof();
+            out += co_await b_reader.read() + ";"; // to EOF
+            out += "b at_eof:" + std::to_string(b_reader.at_eof()) + ";";
+            b_writer.write("response");
+            b_writer.write_eof();
+            out += co_await a_reader.read() + ";";
+            try {
+                a_writer.write("more");
+            } catch (const aio::RuntimeError& e) {
+                out += e.what();
+            }
+            co_return out;
+        };
+        REQUIRE(run_bounded(loop, body()) ==
+                "request;b at_eof:1;response;write() after write_eof(): "
+                "the stream's write side is shut down");
+    }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
 }
 
 TEST_CASE("streams: a peer reset mid-read raises ECONNRESET from the read, mid-write from drain, "
@@ -469,28 +507,33 @@ TEST_CASE("streams: writing after the peer closed gives EPIPE or ECONNRESET from
 TEST_CASE("streams: write after close raises RuntimeError, close flushes what was queued and the "
           "reader sees it all, then EOF",
           "[streams]") {
-    aio::EventLoop loop;
-    auto body = [&]() -> aio::Task<std::string> {
-        auto [mine, theirs] = socket_pair();
-        auto [a_reader, a_writer] = co_await aio::open_connection(std::move(mine));
-        auto [b_reader, b_writer] = co_await aio::open_connection(std::move(theirs));
-        const std::string big(3 << 20, 'c');
-        a_writer.write(big);
-        a_writer.close();
-        std::string out = "closing:" + std::to_string(a_writer.is_closing()) + ";";
-        try {
-            a_writer.write("late");
-        } catch (const aio::RuntimeError& e) {
-            out += std::string(e.what()) + ";";
-        }
-        const std::string got = co_await b_reader.read();
-        out += "got all:" + std::to_string(got == big) + ";";
-        co_await a_writer.wait_closed();
-        out += "fd:" + std::to_string(a_writer.fd());
-        co_return out;
-    };
-    REQUIRE(run_bounded(loop, body()) == "closing:1;write() after close() or abort(): the bytes "
-                                         "would be lost; write before closing;got all:1;fd:-1");
+    const int fds_before = aio_test::open_fd_count();
+    {
+        aio::EventLoop loop;
+        auto body = [&]() -> aio::Task<std::string> {
+            auto [mine, theirs] = socket_pair();
+            auto [a_reader, a_writer] = co_await aio::open_connection(std::move(mine));
+            auto [b_reader, b_writer] = co_await aio::open_connection(std::move(theirs));
+            const std::string big(3 << 20, 'c');
+            a_writer.write(big);
+            a_writer.close();
+            std::string out = "closing:" + std::to_string(a_writer.is_closing()) + ";";
+            try {
+                a_writer.write("late");
+            } catch (const aio::RuntimeError& e) {
+                out += std::string(e.what()) + ";";
+            }
+            const std::string got = co_await b_reader.read();
+            out += "got all:" + std::to_string(got == big) + ";";
+            co_await a_writer.wait_closed();
+            out += "fd:" + std::to_string(a_writer.fd());
+            co_return out;
+        };
+        REQUIRE(run_bounded(loop, body()) ==
+                "closing:1;write() after close() or abort(): the bytes "
+                "would be lost; write before closing;got all:1;fd:-1");
+    }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
 }
 
 TEST_CASE("streams: dropping the last handle flushes and closes the connection", "[streams]") {
@@ -514,107 +557,124 @@ TEST_CASE("streams: dropping the last handle flushes and closes the connection",
 }
 
 TEST_CASE("streams: a read pending when the writer closes the stream sees EOF", "[streams]") {
-    aio::EventLoop loop;
-    auto body = [&]() -> aio::Task<std::string> {
-        auto [mine, theirs] = socket_pair();
-        auto [reader, writer] = co_await aio::open_connection(std::move(mine));
-        auto reading = aio::create_task(reader.read(10));
-        co_await aio::sleep(0s);
-        writer.close();
-        const std::string got = co_await reading;
-        co_return "[" + got + "] at_eof=" + std::to_string(reader.at_eof());
-    };
-    REQUIRE(run_bounded(loop, body()) == "[] at_eof=1");
+    const int fds_before = aio_test::open_fd_count();
+    {
+        aio::EventLoop loop;
+        auto body = [&]() -> aio::Task<std::string> {
+            auto [mine, theirs] = socket_pair();
+            auto [reader, writer] = co_await aio::open_connection(std::move(mine));
+            auto reading = aio::create_task(reader.read(10));
+            co_await aio::sleep(0s);
+            writer.close();
+            const std::string got = co_await reading;
+            co_return "[" + got + "] at_eof=" + std::to_string(reader.at_eof());
+        };
+        REQUIRE(run_bounded(loop, body()) == "[] at_eof=1");
+    }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
 }
 
 TEST_CASE("streams: fds are non-blocking and close-on-exec, TCP_NODELAY is on", "[streams]") {
-    aio::EventLoop loop;
-    auto body = [&]() -> aio::Task<std::string> {
-        aio::Server server =
-            co_await aio::start_server(aio_test::streams::echo_lines, "127.0.0.1", 0);
-        auto [reader, writer] = co_await aio::open_connection("127.0.0.1", server.port());
-        std::string out;
-        for (int fd : {writer.fd(), server.sockets()[0].fd()}) {
-            out += std::to_string((::fcntl(fd, F_GETFL) & O_NONBLOCK) != 0) +
-                   std::to_string((::fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0) + ";";
-        }
-        int nodelay = 0;
-        socklen_t len = sizeof nodelay;
-        ::getsockopt(writer.fd(), IPPROTO_TCP, TCP_NODELAY, &nodelay, &len);
-        out += "nodelay=" + std::to_string(nodelay != 0) + ";";
-        int reuse = 0;
-        ::getsockopt(server.sockets()[0].fd(), SOL_SOCKET, SO_REUSEADDR, &reuse, &len);
-        out += "reuseaddr=" + std::to_string(reuse != 0) + ";";
-        out += "peer=" + writer.peername().to_string().substr(0, 10) + ";";
-        out += "local=" + writer.sockname().host();
-        server.close();
-        server.close_clients();
-        co_await server.wait_closed();
-        co_return out;
-    };
-    REQUIRE(run_bounded(loop, body()) ==
-            "11;11;nodelay=1;reuseaddr=1;peer=127.0.0.1:;local=127.0.0.1");
+    const int fds_before = aio_test::open_fd_count();
+    {
+        aio::EventLoop loop;
+        auto body = [&]() -> aio::Task<std::string> {
+            aio::Server server =
+                co_await aio::start_server(aio_test::streams::echo_lines, "127.0.0.1", 0);
+            auto [reader, writer] = co_await aio::open_connection("127.0.0.1", server.port());
+            std::string out;
+            for (int fd : {writer.fd(), server.sockets()[0].fd()}) {
+                out += std::to_string((::fcntl(fd, F_GETFL) & O_NONBLOCK) != 0) +
+                       std::to_string((::fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0) + ";";
+            }
+            int nodelay = 0;
+            socklen_t len = sizeof nodelay;
+            ::getsockopt(writer.fd(), IPPROTO_TCP, TCP_NODELAY, &nodelay, &len);
+            out += "nodelay=" + std::to_string(nodelay != 0) + ";";
+            int reuse = 0;
+            ::getsockopt(server.sockets()[0].fd(), SOL_SOCKET, SO_REUSEADDR, &reuse, &len);
+            out += "reuseaddr=" + std::to_string(reuse != 0) + ";";
+            out += "peer=" + writer.peername().to_string().substr(0, 10) + ";";
+            out += "local=" + writer.sockname().host();
+            server.close();
+            server.close_clients();
+            co_await server.wait_closed();
+            co_return out;
+        };
+        REQUIRE(run_bounded(loop, body()) ==
+                "11;11;nodelay=1;reuseaddr=1;peer=127.0.0.1:;local=127.0.0.1");
+    }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
 }
 
 TEST_CASE("streams: connecting to a closed port raises std::system_error ECONNREFUSED naming the "
           "address",
           "[streams]") {
-    aio::EventLoop loop;
-    auto body = [&]() -> aio::Task<std::string> {
-        // A port that was just free: bind, note it, close.
-        std::uint16_t port;
-        {
-            aio::Socket probe = aio::Socket::tcp();
-            probe.bind({"127.0.0.1", 0});
-            port = probe.sockname().port();
-        }
-        try {
-            co_await aio::open_connection("127.0.0.1", port);
-        } catch (const std::system_error& e) {
-            co_return std::to_string(e.code().value() == ECONNREFUSED) + " " + e.what();
-        }
-        co_return "connected?";
-    };
-    const std::string out = run_bounded(loop, body());
-    REQUIRE(out.starts_with("1 connect(127.0.0.1:"));
-    REQUIRE(out.ends_with("): Connection refused"));
+    const int fds_before = aio_test::open_fd_count();
+    {
+        aio::EventLoop loop;
+        auto body = [&]() -> aio::Task<std::string> {
+            // A port that was just free: bind, note it, close.
+            std::uint16_t port;
+            {
+                aio::Socket probe = aio::Socket::tcp();
+                probe.bind({"127.0.0.1", 0});
+                port = probe.sockname().port();
+            }
+            try {
+                co_await aio::open_connection("127.0.0.1", port);
+            } catch (const std::system_error& e) {
+                co_return std::to_string(e.code().value() == ECONNREFUSED) + " " + e.what();
+            }
+            co_return "connected?";
+        };
+        const std::string out = run_bounded(loop, body());
+        REQUIRE(out.starts_with("1 connect(127.0.0.1:"));
+        REQUIRE(out.ends_with("): Connection refused"));
+    }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
 }
 
 TEST_CASE("streams: getaddrinfo of a bad name raises std::system_error with gai's message",
           "[streams][dns]") {
-    aio::EventLoop loop;
-    auto body = [&]() -> aio::Task<std::vector<std::string>> {
-        std::vector<std::string> out;
-        aio::AddrInfoHints numeric;
-        numeric.flags = AI_NUMERICHOST; // no DNS traffic: the name is rejected locally
-        try {
-            co_await loop.getaddrinfo("not a host name", 80, numeric);
-        } catch (const std::system_error& e) {
-            out.push_back(std::string(e.code().category().name()) + ": " + e.what());
-        }
-        aio::AddrInfoHints stream;
-        stream.type = SOCK_STREAM;
-        try {
-            co_await loop.getaddrinfo("127.0.0.1", "no-such-service", stream);
-        } catch (const std::system_error& e) {
-            out.push_back(std::string(e.code().category().name()) + ": " + e.what());
-        }
-        const auto found = co_await loop.getaddrinfo("127.0.0.1", 8080, stream);
-        out.push_back(found.size() == 1 ? found[0].address.to_string() : "?");
-        // open_connection of a bad name fails the same way.
-        try {
-            co_await aio::open_connection("bad name with spaces.invalid", 80);
-        } catch (const std::system_error& e) {
-            out.push_back(e.code().category() == aio::gai_category() ? "gai" : e.what());
-        }
-        co_return out;
-    };
-    const auto out = run_bounded(loop, body());
-    REQUIRE(out.size() == 4);
-    REQUIRE(out[0] == "getaddrinfo: getaddrinfo(not a host name, 80): Name or service not known");
-    REQUIRE(out[1].starts_with("getaddrinfo: getaddrinfo(127.0.0.1, no-such-service): "));
-    REQUIRE(out[2] == "127.0.0.1:8080");
-    REQUIRE(out[3] == "gai");
+    const int fds_before = aio_test::open_fd_count();
+    {
+        aio::EventLoop loop;
+        auto body = [&]() -> aio::Task<std::vector<std::string>> {
+            std::vector<std::string> out;
+            aio::AddrInfoHints numeric;
+            numeric.flags = AI_NUMERICHOST; // no DNS traffic: the name is rejected locally
+            try {
+                co_await loop.getaddrinfo("not a host name", 80, numeric);
+            } catch (const std::system_error& e) {
+                out.push_back(std::string(e.code().category().name()) + ": " + e.what());
+            }
+            aio::AddrInfoHints stream;
+            stream.type = SOCK_STREAM;
+            try {
+                co_await loop.getaddrinfo("127.0.0.1", "no-such-service", stream);
+            } catch (const std::system_error& e) {
+                out.push_back(std::string(e.code().category().name()) + ": " + e.what());
+            }
+            const auto found = co_await loop.getaddrinfo("127.0.0.1", 8080, stream);
+            out.push_back(found.size() == 1 ? found[0].address.to_string() : "?");
+            // open_connection of a bad name fails the same way.
+            try {
+                co_await aio::open_connection("bad name with spaces.invalid", 80);
+            } catch (const std::system_error& e) {
+                out.push_back(e.code().category() == aio::gai_category() ? "gai" : e.what());
+            }
+            co_return out;
+        };
+        const auto out = run_bounded(loop, body());
+        REQUIRE(out.size() == 4);
+        REQUIRE(out[0] ==
+                "getaddrinfo: getaddrinfo(not a host name, 80): Name or service not known");
+        REQUIRE(out[1].starts_with("getaddrinfo: getaddrinfo(127.0.0.1, no-such-service): "));
+        REQUIRE(out[2] == "127.0.0.1:8080");
+        REQUIRE(out[3] == "gai");
+    }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
 }
 
 TEST_CASE("streams: cancelling a task blocked in each kind of read, drain, wait_closed, accept "
@@ -725,76 +785,83 @@ TEST_CASE("streams: cancelling a task blocked in each kind of read, drain, wait_
 TEST_CASE("streams: write(std::string&&) queues a large string as it is and keeps the order "
           "of the writes around it",
           "[streams]") {
-    aio::EventLoop loop;
-    auto body = [&]() -> aio::Task<std::string> {
-        auto [mine, theirs] = aio_test::streams::socket_pair();
-        auto [a_reader, a_writer] = co_await aio::open_connection(std::move(mine));
-        auto [b_reader, b_writer] = co_await aio::open_connection(std::move(theirs));
-        std::string expected;
-        for (int i = 0; i < 4; ++i) {
-            std::string big(3 << 20, static_cast<char>('a' + i)); // more than the socket takes
-            expected += big;
-            a_writer.write(std::move(big));
-            a_writer.write("|small|");
-            expected += "|small|";
-        }
-        a_writer.write_eof();
-        const std::string got = co_await b_reader.read();
-        co_return got == expected
-            ? "same"
-            : "differs at " + std::to_string(std::mismatch(got.begin(), got.end(), expected.begin(),
-                                                           expected.end())
-                                                 .first -
-                                             got.begin());
-    };
-    REQUIRE(run_bounded(loop, body()) == "same");
+    const int fds_before = aio_test::open_fd_count();
+    {
+        aio::EventLoop loop;
+        auto body = [&]() -> aio::Task<std::string> {
+            auto [mine, theirs] = aio_test::streams::socket_pair();
+            auto [a_reader, a_writer] = co_await aio::open_connection(std::move(mine));
+            auto [b_reader, b_writer] = co_await aio::open_connection(std::move(theirs));
+            std::string expected;
+            for (int i = 0; i < 4; ++i) {
+                std::string big(3 << 20, static_cast<char>('a' + i)); // more than the socket takes
+                expected += big;
+                a_writer.write(std::move(big));
+                a_writer.write("|small|");
+                expected += "|small|";
+            }
+            a_writer.write_eof();
+            const std::string got = co_await b_reader.read();
+            co_return got == expected
+                ? "same"
+                : "differs at " + std::to_string(std::mismatch(got.begin(), got.end(),
+                                                               expected.begin(), expected.end())
+                                                     .first -
+                                                 got.begin());
+        };
+        REQUIRE(run_bounded(loop, body()) == "same");
+    }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
 }
 
 TEST_CASE("streams: drain after close raises ECONNRESET as asyncio, an empty writer raises "
           "RuntimeError, and errors of a client stream name the peer",
           "[streams]") {
-    aio::EventLoop loop;
-    auto body = [&]() -> aio::Task<std::vector<std::string>> {
-        std::vector<std::string> out;
-        auto [mine, theirs] = aio_test::streams::socket_pair();
-        auto [reader, writer] = co_await aio::open_connection(std::move(mine));
-        writer.close();
-        try {
-            co_await writer.drain();
-            out.push_back("no error");
-        } catch (const std::system_error& e) {
-            out.push_back(std::to_string(e.code().value() == ECONNRESET) + " " + e.what());
-        }
-        aio::StreamWriter empty;
-        try {
-            empty.get_write_buffer_limits();
-        } catch (const aio::RuntimeError& e) {
-            out.push_back(e.what());
-        }
-        // A TCP client whose peer resets: the error names the peer.
-        aio::Socket listener = aio::Socket::tcp();
-        listener.bind({"127.0.0.1", 0});
-        listener.listen();
-        auto [c_reader, c_writer] =
-            co_await aio::open_connection("127.0.0.1", listener.sockname().port());
-        {
-            auto [peer, address] = co_await loop.sock_accept(listener);
-            aio_test::streams::linger_zero(peer.fd());
-        }
-        try {
-            co_await c_reader.read(10);
-            out.push_back("no error");
-        } catch (const std::system_error& e) {
-            out.push_back(e.what());
-        }
-        co_return out;
-    };
-    const auto out = run_bounded(loop, body());
-    REQUIRE(out.size() == 3);
-    REQUIRE(
-        out[0] ==
-        "1 drain() after close() or abort(): the connection is closed: Connection reset by peer");
-    REQUIRE(out[1] == "get_write_buffer_limits() on an empty StreamWriter");
-    REQUIRE(out[2].find(" (peer 127.0.0.1:") != std::string::npos);
-    REQUIRE(out[2].ends_with("): Connection reset by peer"));
+    const int fds_before = aio_test::open_fd_count();
+    {
+        aio::EventLoop loop;
+        auto body = [&]() -> aio::Task<std::vector<std::string>> {
+            std::vector<std::string> out;
+            auto [mine, theirs] = aio_test::streams::socket_pair();
+            auto [reader, writer] = co_await aio::open_connection(std::move(mine));
+            writer.close();
+            try {
+                co_await writer.drain();
+                out.push_back("no error");
+            } catch (const std::system_error& e) {
+                out.push_back(std::to_string(e.code().value() == ECONNRESET) + " " + e.what());
+            }
+            aio::StreamWriter empty;
+            try {
+                empty.get_write_buffer_limits();
+            } catch (const aio::RuntimeError& e) {
+                out.push_back(e.what());
+            }
+            // A TCP client whose peer resets: the error names the peer.
+            aio::Socket listener = aio::Socket::tcp();
+            listener.bind({"127.0.0.1", 0});
+            listener.listen();
+            auto [c_reader, c_writer] =
+                co_await aio::open_connection("127.0.0.1", listener.sockname().port());
+            {
+                auto [peer, address] = co_await loop.sock_accept(listener);
+                aio_test::streams::linger_zero(peer.fd());
+            }
+            try {
+                co_await c_reader.read(10);
+                out.push_back("no error");
+            } catch (const std::system_error& e) {
+                out.push_back(e.what());
+            }
+            co_return out;
+        };
+        const auto out = run_bounded(loop, body());
+        REQUIRE(out.size() == 3);
+        REQUIRE(out[0] == "1 drain() after close() or abort(): the connection is closed: "
+                          "Connection reset by peer");
+        REQUIRE(out[1] == "get_write_buffer_limits() on an empty StreamWriter");
+        REQUIRE(out[2].find(" (peer 127.0.0.1:") != std::string::npos);
+        REQUIRE(out[2].ends_with("): Connection reset by peer"));
+    }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
 }
