@@ -12,6 +12,8 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <utility>
 
 namespace aio_test::streams {
@@ -50,6 +52,19 @@ inline std::pair<aio::Socket, aio::Socket> socket_pair(int type = SOCK_STREAM) {
     if (::socketpair(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0)
         throw std::system_error(errno, std::system_category(), "socketpair");
     return {aio::Socket(fds[0]), aio::Socket(fds[1])};
+}
+
+/// Sends all of `data` on a raw non-blocking fd (a test's side of a socket pair).
+inline void send_all_raw(int fd, std::string_view data) {
+    while (!data.empty()) {
+        const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                continue;
+            throw std::system_error(errno, std::system_category(), "send");
+        }
+        data.remove_prefix(static_cast<std::size_t>(n));
+    }
 }
 
 /// Sets SO_LINGER {1, 0} so that close() sends a RST (a peer "resetting" the connection).

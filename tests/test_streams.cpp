@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -864,4 +865,108 @@ TEST_CASE("streams: drain after close raises ECONNRESET as asyncio, an empty wri
         REQUIRE(out[2].ends_with("): Connection reset by peer"));
     }
     REQUIRE(aio_test::open_fd_count() == fds_before);
+}
+
+TEST_CASE("streams: the peer going away while the rest of a large write waits for writability "
+          "fails drain() and disturbs nothing else",
+          "[streams]") {
+    const int fds_before = aio_test::open_fd_count();
+    {
+        aio::EventLoop loop;
+        auto body = [&]() -> aio::Task<std::string> {
+            auto [mine, theirs] = aio_test::streams::socket_pair();
+            auto [other_mine, other_theirs] = aio_test::streams::socket_pair();
+            auto [reader, writer] = co_await aio::open_connection(std::move(mine));
+            auto [o_reader, o_writer] = co_await aio::open_connection(std::move(other_mine));
+            // Both wait in the driver's write list of their fd; the first one's peer leaves, so
+            // its flush fails inside the driver's dispatch.
+            writer.write(std::string(4 << 20, 'x'));
+            o_writer.write(std::string(4 << 20, 'y'));
+            theirs.close();
+            std::string out;
+            try {
+                co_await writer.drain();
+                co_await writer.drain();
+                out += "no error;";
+            } catch (const std::system_error& e) {
+                out += std::to_string(e.code().value() == EPIPE || e.code().value() == ECONNRESET) +
+                       ";";
+            }
+            std::size_t got = 0;
+            std::string buf(1 << 16, '\0');
+            while (got < (4u << 20)) {
+                const ssize_t n = ::recv(other_theirs.fd(), buf.data(), buf.size(), MSG_DONTWAIT);
+                if (n > 0)
+                    got += static_cast<std::size_t>(n);
+                else
+                    co_await aio::sleep(0s);
+            }
+            co_await o_writer.drain();
+            out += "other got " + std::to_string(got);
+            co_return out;
+        };
+        REQUIRE(run_bounded(loop, body()) == "1;other got 4194304");
+    }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
+}
+
+TEST_CASE("streams: a server or socket closed while no loop runs leaves no stale registration "
+          "for the next fd with its number",
+          "[streams]") {
+    aio::EventLoop loop;
+    aio::Server server =
+        loop.run_until_complete(aio::start_server(aio_test::streams::echo_lines, "127.0.0.1", 0));
+    // A socket registered by a wait.
+    aio::Socket udp = aio::Socket::udp();
+    udp.bind({"127.0.0.1", 0});
+    auto wait_once = [&]() -> aio::Task<> {
+        try {
+            co_await aio::wait_for(aio::wait_readable(udp.fd()), 10ms);
+        } catch (const aio::TimeoutError&) {
+        }
+    };
+    loop.run_until_complete(wait_once()); // the accept loop waits on the listener meanwhile
+    const int listener_fd = server.sockets()[0].fd();
+    const int udp_fd = udp.fd();
+    server.close(); // outside the loop
+    udp.close();    // outside the loop: a plain close(2)
+    auto body = [&]() -> aio::Task<std::string> {
+        std::string out;
+        // The numbers come back: an aio socket and a user's socketpair.
+        aio::Socket fresh = aio::Socket::tcp();
+        auto [mine, theirs] = aio_test::streams::socket_pair();
+        const bool reused = fresh.fd() == listener_fd && mine.fd() == udp_fd;
+        out += "reused=" + std::to_string(reused) + ";";
+        aio::Socket listener = std::move(fresh);
+        listener.bind({"127.0.0.1", 0});
+        listener.listen();
+        auto accepting = aio::create_task([](aio::Socket& l) -> aio::Task<std::string> {
+            auto [conn, peer] = co_await aio::get_running_loop().sock_accept(l);
+            co_return "accepted";
+        }(listener));
+        auto [c_reader, c_writer] =
+            co_await aio::open_connection("127.0.0.1", listener.sockname().port());
+        out += co_await aio::wait_for(std::move(accepting), 5s) + ";";
+        auto [reader, writer] = co_await aio::open_connection(std::move(mine));
+        aio_test::streams::send_all_raw(theirs.fd(), "hello");
+        out += co_await aio::wait_for(reader.read(100), 5s);
+        co_return out;
+    };
+    REQUIRE(run_bounded(loop, body()) == "reused=1;accepted;hello");
+}
+
+TEST_CASE("streams: read(n) with a huge n returns what is there, without reserving n bytes",
+          "[streams]") {
+    aio::EventLoop loop;
+    auto body = [&]() -> aio::Task<std::string> {
+        auto [mine, theirs] = aio_test::streams::socket_pair();
+        auto [reader, writer] = co_await aio::open_connection(std::move(mine));
+        aio_test::streams::send_all_raw(theirs.fd(), "hello");
+        std::string out = co_await reader.read(std::numeric_limits<std::ptrdiff_t>::max());
+        aio_test::streams::send_all_raw(theirs.fd(), "world");
+        theirs.close();
+        out += "|" + co_await reader.read(std::numeric_limits<std::ptrdiff_t>::max());
+        co_return out;
+    };
+    REQUIRE(run_bounded(loop, body()) == "hello|world");
 }

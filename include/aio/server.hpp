@@ -115,8 +115,8 @@ public:
             }
         }
         accept_loops.clear();
-        for (Socket& listener : listeners)
-            listener.close();
+        for (Socket& listener : listeners) // through this loop's driver, running or not
+            loop_ ? void(loop_->io().close(listener.release())) : listener.close();
         listeners.clear();
         if (!unix_path.empty()) {
             struct stat st {};

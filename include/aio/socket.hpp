@@ -62,6 +62,7 @@ public:
         ::fcntl(socket.fd_, F_SETFD, FD_CLOEXEC);
 #endif
         socket.no_sigpipe();
+        detail::io::fresh_fd(socket.fd_);
         return socket;
     }
     /// A TCP socket, TCP_NODELAY on (as asyncio's).

@@ -316,6 +316,7 @@ template <class D = void> // compiled only where used
 Connection make_connection(Socket socket, std::size_t limit, StreamKind kind,
                            std::optional<SocketAddress> peer) {
     LoopCore& loop = LoopAccess::core(get_running_loop());
+    loop.io().forget_if_replaced(socket.fd()); // an fd the user made may reuse a stale number
     auto* transport = new StreamTransport(loop, socket.fd(), kind, limit, std::move(peer));
     socket.release();
     TransportRef ref(transport);

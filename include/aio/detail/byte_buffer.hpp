@@ -31,6 +31,8 @@ public:
         if (capacity_ - end_ >= n)
             return data_ + end_;
         const std::size_t used = size();
+        if (n > (std::size_t{1} << 48)) // far beyond memory; doubling below would overflow
+            throw std::bad_alloc();
         if (begin_ > 0 && capacity_ - used >= n && used <= capacity_ / 2) {
             std::memmove(data_, data_ + begin_, used); // cheap: at most half the buffer
         } else {

@@ -248,6 +248,27 @@ public:
         return true;
     }
 
+    /// The kernel just gave out `fd` for a new file (aio's socket() / accept()): a registration
+    /// this driver still has for the number is stale — its fd was closed with ::close() while
+    /// no loop ran (Socket::close outside a loop) — and goes (its waiters get EBADF). Without
+    /// this the new file would inherit a registration the kernel no longer knows.
+    void forget_stale(int fd) noexcept {
+        if (AIO_UNLIKELY(find(fd) != nullptr))
+            deregister(fd);
+    }
+
+    /// An fd handed to aio by the user (a stream over a socket from socketpair()): a
+    /// registration of the same number for another file (compared by fstat identity) is stale
+    /// and goes, as in forget_stale.
+    void forget_if_replaced(int fd) noexcept {
+        IoRegistration* reg = find(fd);
+        if (AIO_LIKELY(!reg))
+            return;
+        struct stat st {};
+        if (::fstat(fd, &st) != 0 || st.st_dev != reg->device || st.st_ino != reg->inode)
+            deregister(fd);
+    }
+
     /// deregister(fd), then ::close(fd). Returns close's result (0, or -1 with errno set).
     int close(int fd) noexcept {
         deregister(fd);
@@ -527,8 +548,9 @@ private:
         while (!list.empty()) {
             auto& op = static_cast<IoOpNode&>(*list.front());
             if (!op.perform(op, reg))
-                return; // EAGAIN: the rest wait for the next event
-            list.pop_front();
+                return;           // EAGAIN: the rest wait for the next event
+            if (op.list == &list) // perform may have unlinked it (a stream's lost connection)
+                list.remove(op);
             complete(op);
         }
     }

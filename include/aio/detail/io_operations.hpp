@@ -44,18 +44,31 @@ inline constexpr int no_sigpipe = MSG_NOSIGNAL;
 inline constexpr int no_sigpipe = 0; // macOS: the socket layer sets SO_NOSIGPIPE instead
 #endif
 
+/// A new fd from the kernel (socket, accept): the running loop's driver forgets a stale
+/// registration of the same number (IoDriver::forget_stale).
+inline void fresh_fd(int fd) noexcept {
+    if (fd >= 0)
+        if (LoopCore* loop = tls_running_core)
+            loop->io().forget_stale(fd);
+}
+
 /// accept(2) whose new fd is non-blocking and close-on-exec (accept4 where it exists).
 inline int accept_nonblocking(int fd, sockaddr* address, socklen_t* length) noexcept {
 #if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
-    return ::accept4(fd, address, length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    const int conn = ::accept4(fd, address, length, SOCK_NONBLOCK | SOCK_CLOEXEC);
 #else
     const int conn = ::accept(fd, address, length);
     if (conn >= 0) {
         ::fcntl(conn, F_SETFL, ::fcntl(conn, F_GETFL) | O_NONBLOCK);
         ::fcntl(conn, F_SETFD, FD_CLOEXEC);
     }
-    return conn;
 #endif
+    if (conn >= 0) {
+        const int saved = errno;
+        fresh_fd(conn);
+        errno = saved;
+    }
+    return conn;
 }
 
 /// The awaitable every operation is: `Syscall` is `ssize_t(int fd)` returning -1 with errno on

@@ -38,6 +38,7 @@
 #include <cerrno>
 #include <coroutine>
 #include <cstddef>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -228,8 +229,9 @@ public:
         void await_resume() {
             if (!completed)
                 throw_cancelled(*task);
-            if (error && error != EBADF)
-                transport_.read_error_ = error;
+            if (error == ENOMEM && transport_.read_error_ != ENOMEM)
+                throw std::bad_alloc(); // the buffer could not grow: this read fails, not the
+                                        // stream
             if (error == EBADF || transport_.fd_ < 0)
                 transport_.eof_ = true; // closed on our side: end of file, as asyncio
             if (transport_.read_error_ && transport_.in_.empty())
@@ -278,9 +280,11 @@ public:
         std::size_t want_;
     };
 
-    /// Reads for at least `want` bytes (more if the buffer has room).
+    /// Asks the kernel for up to `want` bytes: at least 16 KiB, at most max(limit, 1 MiB) a
+    /// time (a read(n) with a huge n fills the buffer step by step, never all at once).
     Fill fill(std::size_t want) noexcept {
-        return Fill(*this, std::max(want, std::size_t{16 * 1024}));
+        const std::size_t most = std::max(limit_ + 1024, std::size_t{1} << 20);
+        return Fill(*this, std::min(std::max(want, std::size_t{16 * 1024}), most));
     }
 
     [[noreturn]] void throw_read_error() const {
