@@ -3,17 +3,17 @@
 #pragma once
 
 #include <aio/detail/chrono.hpp>
-#include <aio/detail/deadline.hpp>
-#include <aio/detail/task_set.hpp>
-#include <aio/errors.hpp>
-#include <aio/task.hpp>
-#include <aio/wait.hpp>
-
 #include <cstddef>
 #include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
+
+#include <aio/detail/deadline.hpp>
+#include <aio/detail/task_set.hpp>
+#include <aio/errors.hpp>
+#include <aio/task.hpp>
+#include <aio/wait.hpp>
 
 namespace aio {
 
@@ -25,8 +25,7 @@ namespace detail {
 template <class T>
 struct AsCompletedState {
     AsCompletedState(std::vector<Task<T>> given, std::optional<std::int64_t> deadline)
-        : tasks(std::move(given)), set(std::vector<TaskRef>(tasks.begin(), tasks.end())),
-          deadline_ns(deadline) {}
+        : tasks(std::move(given)), set(std::vector<TaskRef>(tasks.begin(), tasks.end())), deadline_ns(deadline) {}
     // Each result is retrieved when its step is awaited: a failure nobody awaited (the loop
     // broke out early) is still reported as never retrieved.
     std::vector<Task<T>> tasks;
@@ -57,16 +56,13 @@ public:
     /// One step of the iteration: `co_await next` waits for the next task to finish.
     class Next {
     public:
-        auto operator co_await() const {
-            return detail::as_completed_next<T>(state_, k_).operator co_await();
-        }
+        auto operator co_await() const { return detail::as_completed_next<T>(state_, k_).operator co_await(); }
         /// As a Task, for APIs that take one.
         Task<T> task() const { return detail::as_completed_next<T>(state_, k_); }
 
     private:
         friend class AsCompleted;
-        Next(std::shared_ptr<detail::AsCompletedState<T>> state, std::size_t k)
-            : state_(std::move(state)), k_(k) {}
+        Next(std::shared_ptr<detail::AsCompletedState<T>> state, std::size_t k) : state_(std::move(state)), k_(k) {}
         std::shared_ptr<detail::AsCompletedState<T>> state_;
         std::size_t k_;
     };
@@ -85,14 +81,11 @@ public:
             ++k_;
             return before;
         }
-        friend bool operator==(const iterator& a, const iterator& b) noexcept {
-            return a.k_ == b.k_;
-        }
+        friend bool operator==(const iterator& a, const iterator& b) noexcept { return a.k_ == b.k_; }
 
     private:
         friend class AsCompleted;
-        iterator(std::shared_ptr<detail::AsCompletedState<T>> state, std::size_t k)
-            : state_(std::move(state)), k_(k) {}
+        iterator(std::shared_ptr<detail::AsCompletedState<T>> state, std::size_t k) : state_(std::move(state)), k_(k) {}
         std::shared_ptr<detail::AsCompletedState<T>> state_;
         std::size_t k_;
     };
@@ -104,8 +97,7 @@ public:
 private:
     template <class U>
     friend AsCompleted<U> as_completed(std::vector<Task<U>>, std::optional<Clock::duration>);
-    explicit AsCompleted(std::shared_ptr<detail::AsCompletedState<T>> state)
-        : state_(std::move(state)) {}
+    explicit AsCompleted(std::shared_ptr<detail::AsCompletedState<T>> state) : state_(std::move(state)) {}
     std::shared_ptr<detail::AsCompletedState<T>> state_;
 };
 
@@ -115,17 +107,13 @@ private:
 /// With `timeout`, awaiting after it has passed throws aio::TimeoutError. Nothing is cancelled.
 /// Call from a task (the tasks start at once).
 template <class T>
-AsCompleted<T> as_completed(std::vector<Task<T>> tasks,
-                            std::optional<Clock::duration> timeout = {}) {
+AsCompleted<T> as_completed(std::vector<Task<T>> tasks, std::optional<Clock::duration> timeout = {}) {
     tasks = detail::unique_tasks(std::move(tasks));
-    for (auto& t : tasks)
-        t = detail::ensure_task(std::move(t));
+    for (auto& t : tasks) t = detail::ensure_task(std::move(t));
     std::optional<std::int64_t> deadline;
     if (timeout)
-        deadline =
-            detail::deadline_after(detail::LoopAccess::core(get_running_loop()).now_ns(), *timeout);
-    return AsCompleted<T>(
-        std::make_shared<detail::AsCompletedState<T>>(std::move(tasks), deadline));
+        deadline = detail::deadline_after(detail::LoopAccess::core(get_running_loop()).now_ns(), *timeout);
+    return AsCompleted<T>(std::make_shared<detail::AsCompletedState<T>>(std::move(tasks), deadline));
 }
 
 } // namespace aio

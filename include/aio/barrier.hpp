@@ -5,14 +5,14 @@
 //   std::size_t index = co_await barrier.wait();   // 0, 1 or 2: the order of arrival
 #pragma once
 
-#include <aio/detail/promise_base.hpp>
-#include <aio/detail/waiter_list.hpp>
-#include <aio/errors.hpp>
-
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
 #include <string>
+
+#include <aio/detail/promise_base.hpp>
+#include <aio/detail/waiter_list.hpp>
+#include <aio/errors.hpp>
 
 namespace aio {
 
@@ -61,8 +61,7 @@ class Barrier {
 public:
     /// Throws aio::ValueError when `parties` < 1.
     explicit Barrier(std::ptrdiff_t parties) {
-        if (parties < 1)
-            throw ValueError("Barrier parties must be >= 1, got " + std::to_string(parties));
+        if (parties < 1) throw ValueError("Barrier parties must be >= 1, got " + std::to_string(parties));
         parties_ = static_cast<std::size_t>(parties);
     }
     Barrier(const Barrier&) = delete;
@@ -85,8 +84,7 @@ public:
             admit_blocked();
             return;
         }
-        if (!waiting_.empty())
-            loop_.check_waker("aio::Barrier");
+        if (!waiting_.empty()) loop_.check_waker("aio::Barrier");
         state_ = State::resetting;
         detail::wake_all(waiting_);
     }
@@ -95,8 +93,7 @@ public:
     /// aio::BrokenBarrierError, until reset().
     void abort() {
         loop_.check_caller("Barrier::abort");
-        if (!waiting_.empty() || !blocked_.empty())
-            loop_.check_waker("aio::Barrier");
+        if (!waiting_.empty() || !blocked_.empty()) loop_.check_waker("aio::Barrier");
         state_ = State::broken;
         detail::wake_all(waiting_);
         detail::wake_all(blocked_);
@@ -128,24 +125,20 @@ private:
             static_cast<detail::BarrierNode*>(node)->index = index++;
         last.index = index;
         state_ = State::draining;
-        if (wake_last)
-            detail::wake(last);
+        if (wake_last) detail::wake(last);
         detail::wake_all(waiting_);
     }
     // A task that entered has left wait(), whichever way. The last one out ends draining or
     // resetting, and lets in the tasks that arrived meanwhile.
     void leave() {
-        if (--count_ > 0)
-            return;
-        if (state_ == State::draining || state_ == State::resetting)
-            state_ = State::filling;
+        if (--count_ > 0) return;
+        if (state_ == State::draining || state_ == State::resetting) state_ = State::filling;
         admit_blocked();
     }
     void admit_blocked() {
         while (state_ == State::filling && !blocked_.empty()) {
             auto& node = static_cast<detail::BarrierNode&>(blocked_.pop_front());
-            if (enter(node))
-                trip(node, true);
+            if (enter(node)) trip(node, true);
             else
                 waiting_.push_back(node);
         }
@@ -153,9 +146,9 @@ private:
 
     State state_ = State::filling;
     std::size_t parties_ = 1;
-    std::size_t count_ = 0;    // tasks inside: waiting, or released and not yet gone
-    detail::WaitList waiting_; // inside, waiting for the barrier to fill
-    detail::WaitList blocked_; // arrived while draining or resetting: not inside yet
+    std::size_t count_ = 0;     // tasks inside: waiting, or released and not yet gone
+    detail::WaitList waiting_;  // inside, waiting for the barrier to fill
+    detail::WaitList blocked_;  // arrived while draining or resetting: not inside yet
     detail::LoopBinding loop_;
 };
 
@@ -167,11 +160,9 @@ inline bool detail::BarrierWait::await_ready() {
         ready_ = Ready::broken;
         return true;
     case Barrier::State::filling:
-        if (primitive_.count_ + 1 < primitive_.parties_)
-            return false;
+        if (primitive_.count_ + 1 < primitive_.parties_) return false;
         // The last one needed: release the others and pass without suspending.
-        if (!primitive_.waiting_.empty())
-            primitive_.loop_.check_waker("aio::Barrier");
+        if (!primitive_.waiting_.empty()) primitive_.loop_.check_waker("aio::Barrier");
         primitive_.enter(node_);
         primitive_.trip(node_, false);
         node_.counted = false;
@@ -188,8 +179,7 @@ bool detail::BarrierWait::await_suspend(std::coroutine_handle<P> h) {
     PromiseBase& task = running_task(h);
     primitive_.loop_.bind(task.loop_, "aio::Barrier");
     node_.task = &task;
-    if (task.cancel_pending())
-        return false; // never entered: nothing to undo
+    if (task.cancel_pending()) return false; // never entered: nothing to undo
     if (primitive_.state_ == Barrier::State::filling) {
         primitive_.enter(node_); // not the last one: await_ready checked
         primitive_.waiting_.push_back(node_);
@@ -201,8 +191,7 @@ bool detail::BarrierWait::await_suspend(std::coroutine_handle<P> h) {
 }
 
 inline bool detail::BarrierWait::on_cancel(const std::string&) {
-    if (!node_.linked())
-        return false; // orphaned
+    if (!node_.linked()) return false; // orphaned
     node_.list->remove(node_);
     node_.state = WaitState::cancelled;
     if (node_.counted) { // leave at once: the place no longer counts
@@ -213,31 +202,24 @@ inline bool detail::BarrierWait::on_cancel(const std::string&) {
 }
 
 inline std::size_t detail::BarrierWait::await_resume() {
-    if (ready_ == Ready::passed)
-        return node_.index;
+    if (ready_ == Ready::passed) return node_.index;
     if (ready_ == Ready::broken)
-        throw BrokenBarrierError(
-            "Barrier::wait() on a broken barrier (abort() was called); call reset() "
-            "before using it again");
+        throw BrokenBarrierError("Barrier::wait() on a broken barrier (abort() was called); call reset() "
+                                 "before using it again");
     PromiseBase& task = *node_.task;
-    if (node_.state != WaitState::woken)
-        throw_cancelled(task); // cancelled or orphaned
-    if (!node_.counted) {      // woken without entering: only abort() does that
-        if (task.cancel_pending())
-            throw_cancelled(task);
+    if (node_.state != WaitState::woken) throw_cancelled(task); // cancelled or orphaned
+    if (!node_.counted) { // woken without entering: only abort() does that
+        if (task.cancel_pending()) throw_cancelled(task);
         throw BrokenBarrierError("the barrier was aborted while this task waited to enter it");
     }
     // Released (or reset/aborted) while inside: the state now decides, as in asyncio.
-    const bool failed = primitive_.state_ == Barrier::State::broken ||
-                        primitive_.state_ == Barrier::State::resetting;
+    const bool failed = primitive_.state_ == Barrier::State::broken || primitive_.state_ == Barrier::State::resetting;
     node_.counted = false;
     primitive_.leave();
-    if (task.cancel_pending())
-        throw_cancelled(task);
+    if (task.cancel_pending()) throw_cancelled(task);
     if (failed)
-        throw BrokenBarrierError(
-            "the barrier was reset or aborted while this task waited on it; the "
-            "other tasks did not all arrive");
+        throw BrokenBarrierError("the barrier was reset or aborted while this task waited on it; the "
+                                 "other tasks did not all arrive");
     return node_.index;
 }
 

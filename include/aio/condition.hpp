@@ -7,12 +7,6 @@
 //   take(items);                                  items.push_back(x); cond.notify();
 #pragma once
 
-#include <aio/detail/promise_base.hpp>
-#include <aio/detail/waiter_list.hpp>
-#include <aio/errors.hpp>
-#include <aio/lock.hpp>
-#include <aio/task.hpp>
-
 #include <coroutine>
 #include <cstddef>
 #include <limits>
@@ -20,6 +14,12 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+
+#include <aio/detail/promise_base.hpp>
+#include <aio/detail/waiter_list.hpp>
+#include <aio/errors.hpp>
+#include <aio/lock.hpp>
+#include <aio/task.hpp>
 
 namespace aio {
 
@@ -37,8 +37,7 @@ struct ConditionNode : WaitNode {
 class [[nodiscard]] ConditionWait : public PrimitiveWait<ConditionWait, Condition, ConditionNode> {
 public:
     inline explicit ConditionWait(Condition& condition) noexcept;
-    ConditionWait(ConditionWait&& other) noexcept
-        : PrimitiveWait(std::move(other)), lock_(other.lock_) {}
+    ConditionWait(ConditionWait&& other) noexcept : PrimitiveWait(std::move(other)), lock_(other.lock_) {}
 
     inline bool await_ready() const;
     template <class P>
@@ -59,11 +58,9 @@ class [[nodiscard]] ConditionWaitFor {
 public:
     using Result = std::decay_t<std::invoke_result_t<Pred&>>;
 
-    ConditionWaitFor(Condition& condition, Pred pred)
-        : condition_(condition), pred_(std::move(pred)) {}
+    ConditionWaitFor(Condition& condition, Pred pred) : condition_(condition), pred_(std::move(pred)) {}
     // Movable until awaited (e.g. into aio::wait_for), never after.
-    ConditionWaitFor(ConditionWaitFor&& other)
-        : condition_(other.condition_), pred_(std::move(other.pred_)) {}
+    ConditionWaitFor(ConditionWaitFor&& other) : condition_(other.condition_), pred_(std::move(other.pred_)) {}
     ConditionWaitFor(const ConditionWaitFor&) = delete;
     ConditionWaitFor& operator=(const ConditionWaitFor&) = delete;
 
@@ -75,8 +72,7 @@ public:
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) {
         result_.reset();
         loop_.emplace(wait_loop(condition_, pred_));
-        if (loop_->await_ready())
-            return h;
+        if (loop_->await_ready()) return h;
         // The task awaiter transfers to the loop's coroutine, or runs it inline (config.hpp).
         if constexpr (std::is_same_v<decltype(loop_->await_suspend(h)), bool>)
             return loop_->await_suspend(h) ? std::noop_coroutine() : std::coroutine_handle<>(h);
@@ -84,8 +80,7 @@ public:
             return loop_->await_suspend(h);
     }
     Result await_resume() {
-        if (loop_)
-            return loop_->await_resume();
+        if (loop_) return loop_->await_resume();
         return std::move(*result_);
     }
 
@@ -152,8 +147,7 @@ public:
     void notify(std::size_t n = 1) {
         loop_.check_caller("Condition::notify");
         check_locked("notify");
-        if (n > 0 && !waiters_.empty())
-            loop_.check_waker("aio::Condition");
+        if (n > 0 && !waiters_.empty()) loop_.check_waker("aio::Condition");
         transfer(n);
     }
 
@@ -167,10 +161,9 @@ private:
 
     void check_locked(const char* what) const {
         if (AIO_UNLIKELY(!lock_->locked()))
-            throw RuntimeError(
-                std::string("Condition::") + what +
-                "() without holding the condition's lock; co_await cond.acquire() (or "
-                "cond.scoped()) first");
+            throw RuntimeError(std::string("Condition::") + what +
+                               "() without holding the condition's lock; co_await cond.acquire() (or "
+                               "cond.scoped()) first");
     }
 
     // Moves up to n waiters from the condition to the lock's queue (the lock is held).
@@ -204,8 +197,7 @@ bool detail::ConditionWait::await_suspend(std::coroutine_handle<P> h) {
     primitive_.loop_.bind(task.loop_, "aio::Condition");
     lock_.loop_.bind(task.loop_, "aio::Lock");
     node_.task = &task;
-    if (task.cancel_pending())
-        return false; // delivered by await_resume, the lock still held
+    if (task.cancel_pending()) return false; // delivered by await_resume, the lock still held
     lock_.hand_over();
     primitive_.waiters_.push_back(node_);
     task.park(h, WaitRef::to(*this));
@@ -213,8 +205,7 @@ bool detail::ConditionWait::await_suspend(std::coroutine_handle<P> h) {
 }
 
 inline bool detail::ConditionWait::on_cancel(const std::string&) {
-    if (!node_.linked())
-        return false; // orphaned: the condition or its lock is gone
+    if (!node_.linked()) return false; // orphaned: the condition or its lock is gone
     if (node_.notified || cancelled_) {
         cancelled_ = true; // already queued for the lock: keep waiting for it
         return true;
@@ -235,34 +226,28 @@ inline bool detail::ConditionWait::on_cancel(const std::string&) {
 // back when it is free, as a cancelled wait would, so that the guard the frame holds releases a
 // lock that is held.
 inline void detail::ConditionWait::detach() noexcept {
-    if (!node_.linked())
-        return; // orphaned, or never waited
+    if (!node_.linked()) return; // orphaned, or never waited
     node_.list->remove(node_);
-    if (!lock_.locked_)
-        lock_.locked_ = true;
+    if (!lock_.locked_) lock_.locked_ = true;
 }
 
 inline void detail::ConditionWait::await_resume() {
     PromiseBase& task = *node_.task;
     // Not woken: cancelled before waiting (the lock was never released) or orphaned.
-    if (node_.state != WaitState::woken)
-        throw_cancelled(task);
-    if (AIO_LIKELY(!cancelled_ && !task.cancel_pending()))
-        return;
+    if (node_.state != WaitState::woken) throw_cancelled(task);
+    if (AIO_LIKELY(!cancelled_ && !task.cancel_pending())) return;
     // Cancelled, with the lock held again. A notification it consumed goes to the next waiter.
-    if (node_.notified && !primitive_.waiters_.empty())
-        primitive_.transfer(1);
+    if (node_.notified && !primitive_.waiters_.empty()) primitive_.transfer(1);
     throw_cancelled(task);
 }
 
 template <class Pred>
-Task<typename detail::ConditionWaitFor<Pred>::Result>
-detail::ConditionWaitFor<Pred>::wait_loop(Condition& condition, Pred& pred) {
+Task<typename detail::ConditionWaitFor<Pred>::Result> detail::ConditionWaitFor<Pred>::wait_loop(Condition& condition,
+                                                                                               Pred& pred) {
     for (;;) {
         co_await condition.wait();
         Result result = pred();
-        if (static_cast<bool>(result))
-            co_return std::move(result);
+        if (static_cast<bool>(result)) co_return std::move(result);
     }
 }
 

@@ -46,9 +46,7 @@ public:
     explicit CancelledError(std::string message) : message_(std::move(message)) {}
     /// The message given to `Task::cancel(msg)`; empty when none was given.
     const std::string& message() const noexcept { return message_; }
-    const char* what() const noexcept {
-        return message_.empty() ? "CancelledError" : message_.c_str();
-    }
+    const char* what() const noexcept { return message_.empty() ? "CancelledError" : message_.c_str(); }
 
 private:
     std::string message_;
@@ -69,18 +67,14 @@ private:
 /// Queue::get_nowait() found no item to take (asyncio.QueueEmpty).
 class QueueEmpty : public std::runtime_error {
 public:
-    QueueEmpty()
-        : std::runtime_error(
-              "get_nowait() on an empty queue; co_await queue.get() to wait for an item") {}
+    QueueEmpty() : std::runtime_error("get_nowait() on an empty queue; co_await queue.get() to wait for an item") {}
     using std::runtime_error::runtime_error;
 };
 
 /// Queue::put_nowait() found no free slot (asyncio.QueueFull).
 class QueueFull : public std::runtime_error {
 public:
-    QueueFull()
-        : std::runtime_error(
-              "put_nowait() on a full queue; co_await queue.put(item) to wait for a free slot") {}
+    QueueFull() : std::runtime_error("put_nowait() on a full queue; co_await queue.put(item) to wait for a free slot") {}
     using std::runtime_error::runtime_error;
 };
 
@@ -96,9 +90,7 @@ public:
 /// (asyncio.BrokenBarrierError, which is a RuntimeError too).
 class BrokenBarrierError : public RuntimeError {
 public:
-    BrokenBarrierError()
-        : RuntimeError(
-              "the barrier is broken (reset or aborted); reset() it before waiting again") {}
+    BrokenBarrierError() : RuntimeError("the barrier is broken (reset or aborted); reset() it before waiting again") {}
     using RuntimeError::RuntimeError;
 };
 

@@ -5,11 +5,11 @@
 //   ready.set();                        // wakes every one of them, in the order they came
 #pragma once
 
-#include <aio/detail/promise_base.hpp>
-#include <aio/detail/waiter_list.hpp>
-
 #include <coroutine>
 #include <string>
+
+#include <aio/detail/promise_base.hpp>
+#include <aio/detail/waiter_list.hpp>
 
 namespace aio {
 
@@ -47,10 +47,8 @@ public:
     /// Sets the flag and wakes every waiting task (oldest first). Does nothing if already set.
     void set() {
         loop_.check_caller("Event::set");
-        if (set_)
-            return;
-        if (!waiters_.empty())
-            loop_.check_waker("aio::Event");
+        if (set_) return;
+        if (!waiters_.empty()) loop_.check_waker("aio::Event");
         set_ = true;
         detail::wake_all(waiters_);
     }
@@ -75,9 +73,7 @@ private:
     detail::LoopBinding loop_;
 };
 
-AIO_ALWAYS_INLINE bool detail::EventWait::await_ready() const noexcept {
-    return primitive_.set_;
-}
+AIO_ALWAYS_INLINE bool detail::EventWait::await_ready() const noexcept { return primitive_.set_; }
 
 template <class P>
 bool detail::EventWait::await_suspend(std::coroutine_handle<P> h) {

@@ -3,15 +3,15 @@
 #pragma once
 
 #include <aio/detail/algorithm.hpp>
-#include <aio/detail/function.hpp>
-#include <aio/detail/thread.hpp>
-#include <aio/errors.hpp>
-#include <aio/executor_base.hpp>
-
 #include <condition_variable>
 #include <cstddef>
+#include <aio/detail/function.hpp>
 #include <mutex>
+#include <aio/detail/thread.hpp>
 #include <vector>
+
+#include <aio/errors.hpp>
+#include <aio/executor_base.hpp>
 
 namespace aio {
 
@@ -25,11 +25,9 @@ public:
 
     /// Starts `threads` workers; aio::ValueError when `threads` is 0.
     explicit ThreadPool(std::size_t threads = default_size()) {
-        if (threads == 0)
-            throw ValueError("aio::ThreadPool needs at least one thread");
+        if (threads == 0) throw ValueError("aio::ThreadPool needs at least one thread");
         workers_.reserve(threads);
-        for (std::size_t i = 0; i < threads; ++i)
-            workers_.emplace_back([this] { work(); });
+        for (std::size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
     }
     ThreadPool(const ThreadPool&) = delete;
     ThreadPool& operator=(const ThreadPool&) = delete;
@@ -56,12 +54,10 @@ public:
             stopping_ = true;
         }
         wake_.notify_all();
-        if (!wait)
-            return;
+        if (!wait) return;
         std::lock_guard join_lock(join_mutex_);
         for (auto& t : workers_)
-            if (t.joinable() && t.get_id() != std::this_thread::get_id())
-                t.join();
+            if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
     }
 
     std::size_t size() const noexcept { return workers_.size(); }
@@ -73,12 +69,10 @@ private:
             {
                 std::unique_lock lock(mutex_);
                 wake_.wait(lock, [this] { return stopping_ || queue_head_ != nullptr; });
-                if (!queue_head_)
-                    return;
+                if (!queue_head_) return;
                 Job* first = queue_head_;
                 queue_head_ = first->next;
-                if (!queue_head_)
-                    queue_tail_ = nullptr;
+                if (!queue_head_) queue_tail_ = nullptr;
                 job = std::move(first->work);
                 delete first;
             }

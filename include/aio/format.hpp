@@ -6,16 +6,17 @@
 #pragma once
 
 #include <aio/detail/algorithm.hpp>
-#include <aio/detail/text_formatter.hpp>
-#include <aio/errors.hpp>
-#include <aio/event_loop.hpp>
-#include <aio/task.hpp>
-
-#include <fmt/core.h>
-
 #include <string>
 #include <string_view>
 #include <type_traits>
+
+#include <fmt/core.h>
+
+#include <aio/detail/text_formatter.hpp>
+
+#include <aio/errors.hpp>
+#include <aio/event_loop.hpp>
+#include <aio/task.hpp>
 
 namespace aio::detail {
 
@@ -23,21 +24,16 @@ namespace aio::detail {
 // retrieved" if nobody awaits the task, and a result is not consumed.
 template <class T>
 std::string describe_task(const Task<T>& task) {
-    if (!task.valid())
-        return "<Task empty>";
+    if (!task.valid()) return "<Task empty>";
     detail::PromiseBase& frame = *aio::detail::TaskAccess::frame(task);
     const std::string name = frame.name();
-    if (!frame.done())
-        return fmt::format("<Task pending name='{}'>", name);
-    if (frame.is_cancelled())
-        return fmt::format("<Task cancelled name='{}'>", name);
+    if (!frame.done()) return fmt::format("<Task pending name='{}'>", name);
+    if (frame.is_cancelled()) return fmt::format("<Task cancelled name='{}'>", name);
     if (frame.has_exception())
-        return fmt::format("<Task finished name='{}' exception={}>", name,
-                           describe(frame.peek_exception()));
+        return fmt::format("<Task finished name='{}' exception={}>", name, describe(frame.peek_exception()));
     if constexpr (!std::is_void_v<T>) {
         if constexpr (fmt::is_formattable<std::remove_cvref_t<T>>::value)
-            return fmt::format("<Task finished name='{}' result={}>", name,
-                               aio::detail::TaskAccess::promise(task).stored());
+            return fmt::format("<Task finished name='{}' result={}>", name, aio::detail::TaskAccess::promise(task).stored());
     }
     return fmt::format("<Task finished name='{}'>", name);
 }
@@ -61,9 +57,7 @@ template <>
 struct fmt::formatter<aio::TaskRef> : aio::detail::TextFormatter {
     template <class Context>
     auto format(const aio::TaskRef& task, Context& ctx) const {
-        return write(aio::detail::describe_task(
-                         aio::detail::TaskAccess::task<void>(aio::detail::TaskAccess::frame(task))),
-                     ctx);
+        return write(aio::detail::describe_task(aio::detail::TaskAccess::task<void>(aio::detail::TaskAccess::frame(task))), ctx);
     }
 };
 
@@ -72,20 +66,18 @@ template <>
 struct fmt::formatter<aio::CancelledError> : aio::detail::TextFormatter {
     template <class Context>
     auto format(const aio::CancelledError& e, Context& ctx) const {
-        const std::string text = e.message().empty()
-                                     ? "CancelledError()"
-                                     : fmt::format("CancelledError('{}')", e.message());
+        const std::string text = e.message().empty() ? "CancelledError()" : fmt::format("CancelledError('{}')", e.message());
         return write(text, ctx);
     }
 };
 
-#define AIO_DETAIL_EXCEPTION_FORMATTER(Type)                                                       \
-    template <>                                                                                    \
-    struct fmt::formatter<aio::Type> : aio::detail::TextFormatter {                                \
-        template <class Context>                                                                   \
-        auto format(const aio::Type& e, Context& ctx) const {                                      \
-            return write(fmt::format(#Type ": {}", e.what()), ctx);                                \
-        }                                                                                          \
+#define AIO_DETAIL_EXCEPTION_FORMATTER(Type)                                                          \
+    template <>                                                                                       \
+    struct fmt::formatter<aio::Type> : aio::detail::TextFormatter {                            \
+        template <class Context>                                                                      \
+        auto format(const aio::Type& e, Context& ctx) const {                                         \
+            return write(fmt::format(#Type ": {}", e.what()), ctx); \
+        }                                                                                             \
     };
 AIO_DETAIL_EXCEPTION_FORMATTER(RuntimeError)
 AIO_DETAIL_EXCEPTION_FORMATTER(InvalidStateError)

@@ -2,11 +2,6 @@
 // (asyncio.gather).
 #pragma once
 
-#include <aio/detail/awaitable.hpp>
-#include <aio/detail/task_set.hpp>
-#include <aio/result.hpp>
-#include <aio/task.hpp>
-
 #include <cstddef>
 #include <exception>
 #include <tuple>
@@ -14,6 +9,11 @@
 #include <utility>
 #include <variant>
 #include <vector>
+
+#include <aio/detail/awaitable.hpp>
+#include <aio/detail/task_set.hpp>
+#include <aio/result.hpp>
+#include <aio/task.hpp>
 
 namespace aio {
 
@@ -41,8 +41,7 @@ gather_value_t<T> gathered_value(Task<T>& task) {
 
 template <class T>
 Result<T> gathered_result(Task<T>& task) {
-    if (detail::TaskAccess::frame(task)->has_exception())
-        return Result<T>(detail::TaskAccess::frame(task)->take_exception());
+    if (detail::TaskAccess::frame(task)->has_exception()) return Result<T>(detail::TaskAccess::frame(task)->take_exception());
     if constexpr (std::is_void_v<T>)
         return Result<void>();
     else
@@ -61,12 +60,10 @@ template <class T>
 void check_not_repeated(const std::vector<TaskRef>& tasks, const TaskRef& task) {
     if constexpr (!std::is_copy_constructible_v<gather_value_t<T>>) {
         std::size_t seen = 0;
-        for (const TaskRef& t : tasks)
-            seen += t == task;
+        for (const TaskRef& t : tasks) seen += t == task;
         if (seen > 1)
-            throw ValueError(
-                "aio::gather(): the same task was given more than once and its result type is "
-                "move-only, so only one slot could get the result; pass each task once");
+            throw ValueError("aio::gather(): the same task was given more than once and its result type is "
+                             "move-only, so only one slot could get the result; pass each task once");
     }
 }
 
@@ -75,13 +72,11 @@ void check_not_repeated(const std::vector<TaskRef>& tasks, const TaskRef& task) 
 // emits the body of every inline coroutine that is not a template, used or not.
 template <class = void>
 Task<> gather_wait(std::vector<TaskRef> tasks, bool return_exceptions) {
-    for (const TaskRef& t : tasks)
-        mark_retrieved(t);
+    for (const TaskRef& t : tasks) mark_retrieved(t);
     TaskSet set(std::move(tasks));
     co_await set.wait(gather_spec(return_exceptions));
     if (!return_exceptions && set.first_failure() != TaskSet::npos)
-        std::rethrow_exception(
-            detail::TaskAccess::frame(set.task(set.first_failure()))->take_exception());
+        std::rethrow_exception(detail::TaskAccess::frame(set.task(set.first_failure()))->take_exception());
 }
 
 template <class... T>
@@ -103,30 +98,25 @@ Task<std::tuple<Result<T>...>> gather_results_tuple(Task<T>... tasks) {
 
 template <class T>
 Task<std::vector<gather_value_t<T>>> gather_vector(std::vector<Task<T>> tasks) {
-    for (auto& t : tasks)
-        t = ensure_task(std::move(t));
+    for (auto& t : tasks) t = ensure_task(std::move(t));
     if constexpr (!std::is_copy_constructible_v<gather_value_t<T>>) {
         const std::vector<TaskRef> refs(tasks.begin(), tasks.end());
-        for (const TaskRef& t : refs)
-            check_not_repeated<T>(refs, t);
+        for (const TaskRef& t : refs) check_not_repeated<T>(refs, t);
     }
     co_await gather_wait(std::vector<TaskRef>(tasks.begin(), tasks.end()), false);
     std::vector<gather_value_t<T>> values;
     values.reserve(tasks.size());
-    for (auto& t : tasks)
-        values.push_back(gathered_value(t));
+    for (auto& t : tasks) values.push_back(gathered_value(t));
     co_return values;
 }
 
 template <class T>
 Task<std::vector<Result<T>>> gather_results_vector(std::vector<Task<T>> tasks) {
-    for (auto& t : tasks)
-        t = ensure_task(std::move(t));
+    for (auto& t : tasks) t = ensure_task(std::move(t));
     co_await gather_wait(std::vector<TaskRef>(tasks.begin(), tasks.end()), true);
     std::vector<Result<T>> results;
     results.reserve(tasks.size());
-    for (auto& t : tasks)
-        results.push_back(gathered_result(t));
+    for (auto& t : tasks) results.push_back(gathered_result(t));
     co_return results;
 }
 
@@ -148,16 +138,15 @@ Task<std::tuple<gather_value_t<T>...>> gather(Task<T>... tasks) {
 
 /// gather over awaitables that are not all Tasks: each becomes a Task first (detail::to_task).
 template <class... A>
-requires((detail::Awaitable<A> && ...) && !(std::is_base_of_v<TaskRef, std::remove_cvref_t<A>> &&
-                                            ...)) auto gather(A&&... awaitables) {
+    requires((detail::Awaitable<A> && ...) && !(std::is_base_of_v<TaskRef, std::remove_cvref_t<A>> && ...))
+auto gather(A&&... awaitables) {
     return gather(detail::to_task(std::forward<A>(awaitables))...);
 }
 
 /// gather over a vector: a std::vector of the results, in order.
 template <class T>
 Task<std::vector<gather_value_t<T>>> gather(std::vector<Task<T>> tasks) {
-    for (auto& t : tasks)
-        detail::schedule_if_running(t);
+    for (auto& t : tasks) detail::schedule_if_running(t);
     return detail::runs_when_cancelled(detail::gather_vector<T>(std::move(tasks)));
 }
 
@@ -172,17 +161,15 @@ Task<std::tuple<Result<T>...>> gather(ReturnExceptions, Task<T>... tasks) {
 
 /// gather(return_exceptions, ...) over awaitables that are not all Tasks.
 template <class... A>
-requires((detail::Awaitable<A> && ...) && !(std::is_base_of_v<TaskRef, std::remove_cvref_t<A>> &&
-                                            ...)) auto gather(ReturnExceptions tag,
-                                                              A&&... awaitables) {
+    requires((detail::Awaitable<A> && ...) && !(std::is_base_of_v<TaskRef, std::remove_cvref_t<A>> && ...))
+auto gather(ReturnExceptions tag, A&&... awaitables) {
     return gather(tag, detail::to_task(std::forward<A>(awaitables))...);
 }
 
 /// gather(return_exceptions, ...) over a vector.
 template <class T>
 Task<std::vector<Result<T>>> gather(ReturnExceptions, std::vector<Task<T>> tasks) {
-    for (auto& t : tasks)
-        detail::schedule_if_running(t);
+    for (auto& t : tasks) detail::schedule_if_running(t);
     return detail::runs_when_cancelled(detail::gather_results_vector<T>(std::move(tasks)));
 }
 

@@ -16,12 +16,10 @@ public:
     /// the timer heap lazily (it is skipped, and purged once stale timers dominate the heap).
     void cancel() noexcept {
         detail::CallbackNode* node = node_.get();
-        if (!node || node->cancelled)
-            return;
+        if (!node || node->cancelled) return;
         node->cancelled = true;
         if (node->timer_heap) {
-            if (node->timer_heap->cancel(node->timer_id))
-                node->release(); // the heap's reference
+            if (node->timer_heap->cancel(node->timer_id)) node->release(); // the heap's reference
             node->timer_heap = nullptr;
         }
     }

@@ -7,12 +7,12 @@
 //   }                                          // released here, even on an exception
 #pragma once
 
+#include <coroutine>
+#include <string>
+
 #include <aio/detail/promise_base.hpp>
 #include <aio/detail/waiter_list.hpp>
 #include <aio/errors.hpp>
-
-#include <coroutine>
-#include <string>
 
 namespace aio {
 
@@ -79,16 +79,14 @@ private:
 
     AIO_NOINLINE void release_slow() {
         if (AIO_UNLIKELY(!locked_))
-            throw RuntimeError(
-                "Lock::release() on a lock that is not locked; release only a lock you "
-                "acquired (co_await lock.scoped() releases it for you)");
+            throw RuntimeError("Lock::release() on a lock that is not locked; release only a lock you "
+                               "acquired (co_await lock.scoped() releases it for you)");
         loop_.check_waker("aio::Lock");
         detail::wake(waiters_.pop_front()); // stays locked: the first waiter owns it now
     }
 
     bool try_take() noexcept {
-        if (locked_)
-            return false;
+        if (locked_) return false;
         locked_ = true; // free means nobody waits
         return true;
     }
@@ -96,8 +94,7 @@ private:
 
     // Ownership passes to the first waiter (the lock stays locked), or the lock becomes free.
     void hand_over() {
-        if (waiters_.empty())
-            locked_ = false;
+        if (waiters_.empty()) locked_ = false;
         else
             detail::wake(waiters_.pop_front());
     }

@@ -9,18 +9,18 @@
 #pragma once
 
 #include <aio/detail/algorithm.hpp>
-#include <aio/detail/function.hpp>
-#include <aio/detail/promise_base.hpp>
-#include <aio/detail/waiter_list.hpp>
-#include <aio/errors.hpp>
-
 #include <coroutine>
 #include <cstddef>
+#include <aio/detail/function.hpp>
 #include <memory>
 #include <new>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <aio/detail/promise_base.hpp>
+#include <aio/detail/waiter_list.hpp>
+#include <aio/errors.hpp>
 
 namespace aio {
 
@@ -42,14 +42,12 @@ public:
     FifoStore& operator=(FifoStore&&) = delete;
     ~FifoStore() {
         clear();
-        if (data_)
-            std::allocator<T>().deallocate(data_, mask_ + 1);
+        if (data_) std::allocator<T>().deallocate(data_, mask_ + 1);
     }
 
     std::size_t size() const noexcept { return tail_ - head_; }
     AIO_ALWAYS_INLINE void push(T&& item) {
-        if (AIO_UNLIKELY(!data_ || size() == mask_ + 1))
-            grow();
+        if (AIO_UNLIKELY(!data_ || size() == mask_ + 1)) grow();
         ::new (static_cast<void*>(data_ + (tail_ & mask_))) T(std::move(item));
         ++tail_;
     }
@@ -61,8 +59,7 @@ public:
         return item;
     }
     void clear() noexcept {
-        for (; head_ != tail_; ++head_)
-            data_[head_ & mask_].~T();
+        for (; head_ != tail_; ++head_) data_[head_ & mask_].~T();
     }
 
 private:
@@ -72,11 +69,9 @@ private:
         std::size_t moved = 0;
         try {
             for (; moved < size(); ++moved)
-                ::new (static_cast<void*>(bigger + moved))
-                    T(std::move_if_noexcept(data_[(head_ + moved) & mask_]));
+                ::new (static_cast<void*>(bigger + moved)) T(std::move_if_noexcept(data_[(head_ + moved) & mask_]));
         } catch (...) {
-            for (std::size_t i = 0; i < moved; ++i)
-                bigger[i].~T();
+            for (std::size_t i = 0; i < moved; ++i) bigger[i].~T();
             std::allocator<T>().deallocate(bigger, capacity);
             throw;
         }
@@ -150,25 +145,21 @@ struct QueueNode : WaitNode {
 };
 
 [[noreturn, gnu::cold, gnu::noinline]] inline void throw_queue_shut_down() {
-    throw QueueShutDown(
-        "the queue was shut down: put() is refused, and get() only returns the items "
-        "left before shutdown(immediate = true); stop producing and consuming");
+    throw QueueShutDown("the queue was shut down: put() is refused, and get() only returns the items "
+                        "left before shutdown(immediate = true); stop producing and consuming");
 }
 [[noreturn, gnu::cold, gnu::noinline]] inline void throw_queue_full(std::size_t maxsize) {
     throw QueueFull("Queue::put_nowait() on a full queue (maxsize " + std::to_string(maxsize) +
                     "); co_await queue.put(item) to wait for a free slot");
 }
 [[noreturn, gnu::cold, gnu::noinline]] inline void throw_queue_empty(bool shut_down) {
-    if (shut_down)
-        throw_queue_shut_down();
-    throw QueueEmpty(
-        "Queue::get_nowait() on an empty queue; co_await queue.get() to wait for an item");
+    if (shut_down) throw_queue_shut_down();
+    throw QueueEmpty("Queue::get_nowait() on an empty queue; co_await queue.get() to wait for an item");
 }
 
 /// The awaitable QueueBase::put() returns: holds the item until there is room for it.
 template <class T, class Store>
-class [[nodiscard]] QueuePut
-    : public PrimitiveWait<QueuePut<T, Store>, QueueBase<T, Store>, QueueNode> {
+class [[nodiscard]] QueuePut : public PrimitiveWait<QueuePut<T, Store>, QueueBase<T, Store>, QueueNode> {
     using Base = PrimitiveWait<QueuePut<T, Store>, QueueBase<T, Store>, QueueNode>;
     using Base::node_;
     using Base::primitive_;
@@ -177,9 +168,7 @@ public:
     QueuePut(QueueBase<T, Store>& queue, T&& item) : Base(queue), item_(std::move(item)) {}
     QueuePut(QueuePut&& other) : Base(std::move(other)), item_(std::move(other.item_)) {}
 
-    AIO_ALWAYS_INLINE bool await_ready() const noexcept {
-        return primitive_.shutdown_ || !primitive_.full();
-    }
+    AIO_ALWAYS_INLINE bool await_ready() const noexcept { return primitive_.shutdown_ || !primitive_.full(); }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
         return this->park_in(primitive_.putters_, primitive_.loop_, "aio::Queue", h);
@@ -195,11 +184,9 @@ public:
 private:
     void resume_after_wait() {
         PromiseBase& task = *node_.task;
-        if (node_.state != WaitState::woken)
-            throw_cancelled(task);
+        if (node_.state != WaitState::woken) throw_cancelled(task);
         if (!node_.claim) { // woken by shutdown()
-            if (task.cancel_pending())
-                throw_cancelled(task);
+            if (task.cancel_pending()) throw_cancelled(task);
             throw_queue_shut_down();
         }
         --primitive_.put_claims_; // the slot kept for us: use it, or hand it on
@@ -207,8 +194,7 @@ private:
             primitive_.wake_putter();
             throw_cancelled(task);
         }
-        if (primitive_.shutdown_)
-            throw_queue_shut_down();
+        if (primitive_.shutdown_) throw_queue_shut_down();
         primitive_.push(std::move(item_));
     }
 
@@ -217,8 +203,7 @@ private:
 
 /// The awaitable QueueBase::get() returns.
 template <class T, class Store>
-class [[nodiscard]] QueueGet
-    : public PrimitiveWait<QueueGet<T, Store>, QueueBase<T, Store>, QueueNode> {
+class [[nodiscard]] QueueGet : public PrimitiveWait<QueueGet<T, Store>, QueueBase<T, Store>, QueueNode> {
     using Base = PrimitiveWait<QueueGet<T, Store>, QueueBase<T, Store>, QueueNode>;
     using Base::node_;
     using Base::primitive_;
@@ -226,22 +211,17 @@ class [[nodiscard]] QueueGet
 public:
     using Base::Base;
 
-    AIO_ALWAYS_INLINE bool await_ready() const noexcept {
-        return primitive_.qsize() > 0 || primitive_.shutdown_;
-    }
+    AIO_ALWAYS_INLINE bool await_ready() const noexcept { return primitive_.qsize() > 0 || primitive_.shutdown_; }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
         return this->park_in(primitive_.getters_, primitive_.loop_, "aio::Queue", h);
     }
     AIO_ALWAYS_INLINE T await_resume() {
-        if (AIO_LIKELY(!node_.task))
-            return primitive_.get_nowait(); // an item at once, or shut down and empty
+        if (AIO_LIKELY(!node_.task)) return primitive_.get_nowait(); // an item at once, or shut down and empty
         PromiseBase& task = *node_.task;
-        if (node_.state != WaitState::woken)
-            throw_cancelled(task);
+        if (node_.state != WaitState::woken) throw_cancelled(task);
         if (!node_.claim) { // woken by shutdown()
-            if (task.cancel_pending())
-                throw_cancelled(task);
+            if (task.cancel_pending()) throw_cancelled(task);
             throw_queue_shut_down();
         }
         --primitive_.get_claims_; // the item kept for us: take it, or hand it on
@@ -249,8 +229,7 @@ public:
             primitive_.wake_getter();
             throw_cancelled(task);
         }
-        if (primitive_.store_.size() == 0)
-            throw_queue_shut_down(); // shutdown(immediate = true) took it
+        if (primitive_.store_.size() == 0) throw_queue_shut_down(); // shutdown(immediate = true) took it
         return primitive_.take();
     }
 };
@@ -325,12 +304,9 @@ public:
     /// after shutdown().
     AIO_ALWAYS_INLINE void put_nowait(T item) {
         loop_.check_caller("Queue::put_nowait");
-        if (AIO_UNLIKELY(shutdown_))
-            throw_queue_shut_down();
-        if (AIO_UNLIKELY(full()))
-            throw_queue_full(maxsize_);
-        if (!getters_.empty())
-            loop_.check_waker("aio::Queue");
+        if (AIO_UNLIKELY(shutdown_)) throw_queue_shut_down();
+        if (AIO_UNLIKELY(full())) throw_queue_full(maxsize_);
+        if (!getters_.empty()) loop_.check_waker("aio::Queue");
         push(std::move(item));
     }
 
@@ -338,10 +314,8 @@ public:
     /// or aio::QueueShutDown when empty() after shutdown().
     AIO_ALWAYS_INLINE T get_nowait() {
         loop_.check_caller("Queue::get_nowait");
-        if (AIO_UNLIKELY(qsize() == 0))
-            throw_queue_empty(shutdown_);
-        if (!putters_.empty())
-            loop_.check_waker("aio::Queue");
+        if (AIO_UNLIKELY(qsize() == 0)) throw_queue_empty(shutdown_);
+        if (!putters_.empty()) loop_.check_waker("aio::Queue");
         return take();
     }
 
@@ -350,13 +324,10 @@ public:
     void task_done() {
         loop_.check_caller("Queue::task_done");
         if (AIO_UNLIKELY(unfinished_ == 0))
-            throw ValueError(
-                "Queue::task_done() called more times than items were put; call it once per "
-                "item taken with get()");
-        if (unfinished_ == 1 && !joiners_.empty())
-            loop_.check_waker("aio::Queue");
-        if (--unfinished_ == 0)
-            wake_all(joiners_);
+            throw ValueError("Queue::task_done() called more times than items were put; call it once per "
+                             "item taken with get()");
+        if (unfinished_ == 1 && !joiners_.empty()) loop_.check_waker("aio::Queue");
+        if (--unfinished_ == 0) wake_all(joiners_);
     }
 
     /// `co_await queue.join()` waits until every item put has been marked task_done();
@@ -370,15 +341,13 @@ public:
     /// straight away.
     void shutdown(bool immediate = false) {
         loop_.check_caller("Queue::shutdown");
-        if (!getters_.empty() || !putters_.empty() || !joiners_.empty())
-            loop_.check_waker("aio::Queue");
+        if (!getters_.empty() || !putters_.empty() || !joiners_.empty()) loop_.check_waker("aio::Queue");
         shutdown_ = true;
         if (immediate) {
             const std::size_t dropped = store_.size();
             store_.clear();
             unfinished_ -= std::min(dropped, unfinished_);
-            if (unfinished_ == 0)
-                wake_all(joiners_);
+            if (unfinished_ == 0) wake_all(joiners_);
         }
         wake_all(getters_);
         wake_all(putters_);
@@ -392,19 +361,16 @@ private:
     AIO_ALWAYS_INLINE void push(T&& item) {
         store_.push(std::move(item));
         ++unfinished_;
-        if (!getters_.empty())
-            wake_getter();
+        if (!getters_.empty()) wake_getter();
     }
     AIO_ALWAYS_INLINE T take() {
         T item = store_.pop();
-        if (!putters_.empty())
-            wake_putter();
+        if (!putters_.empty()) wake_putter();
         return item;
     }
     // An item nobody has claimed goes to the longest-waiting get().
     void wake_getter() {
-        if (getters_.empty() || store_.size() <= get_claims_)
-            return;
+        if (getters_.empty() || store_.size() <= get_claims_) return;
         ++get_claims_;
         auto& node = static_cast<QueueNode&>(getters_.pop_front());
         node.claim = true;
@@ -412,8 +378,7 @@ private:
     }
     // A free slot nobody has claimed goes to the longest-waiting put().
     void wake_putter() {
-        if (putters_.empty() || full())
-            return;
+        if (putters_.empty() || full()) return;
         ++put_claims_;
         auto& node = static_cast<QueueNode&>(putters_.pop_front());
         node.claim = true;
@@ -452,8 +417,7 @@ template <class T>
 class LifoQueue : public detail::QueueBase<T, detail::LifoStore<T>> {
 public:
     /// At most `maxsize` items; 0 (the default) means unbounded.
-    explicit LifoQueue(std::size_t maxsize = 0)
-        : detail::QueueBase<T, detail::LifoStore<T>>(maxsize) {}
+    explicit LifoQueue(std::size_t maxsize = 0) : detail::QueueBase<T, detail::LifoStore<T>>(maxsize) {}
 };
 
 /// A priority queue (asyncio.PriorityQueue): get() returns the smallest item by `Compare`
@@ -465,8 +429,8 @@ class PriorityQueue : public detail::QueueBase<T, detail::HeapStore<T, Compare>>
 public:
     /// At most `maxsize` items; 0 (the default) means unbounded.
     explicit PriorityQueue(std::size_t maxsize = 0, Compare compare = Compare())
-        : detail::QueueBase<T, detail::HeapStore<T, Compare>>(
-              maxsize, detail::HeapStore<T, Compare>(std::move(compare))) {}
+        : detail::QueueBase<T, detail::HeapStore<T, Compare>>(maxsize,
+                                                              detail::HeapStore<T, Compare>(std::move(compare))) {}
 };
 
 } // namespace aio

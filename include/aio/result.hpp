@@ -1,12 +1,12 @@
 // aio::Result<T> — a value or the exception that replaced it (gather(return_exceptions, ...)).
 #pragma once
 
-#include <aio/errors.hpp>
-
 #include <exception>
 #include <optional>
 #include <type_traits>
 #include <utility>
+
+#include <aio/errors.hpp>
 
 namespace aio {
 
@@ -15,7 +15,7 @@ template <class T>
 class Result {
 public:
     template <class U>
-    requires std::is_constructible_v<T, U&&>
+        requires std::is_constructible_v<T, U&&>
     explicit Result(U&& value) : value_(std::forward<U>(value)) {}
     explicit Result(std::exception_ptr error) noexcept : error_(std::move(error)) {}
 
@@ -23,18 +23,15 @@ public:
     explicit operator bool() const noexcept { return has_value(); }
     /// The value; rethrows the exception when there is none.
     T& value() & {
-        if (error_)
-            std::rethrow_exception(error_);
+        if (error_) std::rethrow_exception(error_);
         return *value_;
     }
     const T& value() const& {
-        if (error_)
-            std::rethrow_exception(error_);
+        if (error_) std::rethrow_exception(error_);
         return *value_;
     }
     T&& value() && {
-        if (error_)
-            std::rethrow_exception(error_);
+        if (error_) std::rethrow_exception(error_);
         return std::move(*value_);
     }
     /// The exception, or nullptr when there is a value.
@@ -53,8 +50,7 @@ public:
     bool has_value() const noexcept { return !error_; }
     explicit operator bool() const noexcept { return has_value(); }
     T& value() const {
-        if (error_)
-            std::rethrow_exception(error_);
+        if (error_) std::rethrow_exception(error_);
         return *value_;
     }
     std::exception_ptr exception() const noexcept { return error_; }
@@ -73,8 +69,7 @@ public:
     explicit operator bool() const noexcept { return has_value(); }
     /// Rethrows the exception, if any.
     void value() const {
-        if (error_)
-            std::rethrow_exception(error_);
+        if (error_) std::rethrow_exception(error_);
     }
     std::exception_ptr exception() const noexcept { return error_; }
 

@@ -1,17 +1,17 @@
 // aio::run, aio::create_task, the thread's current loop, current_task / all_tasks.
 #pragma once
 
-#include <unistd.h>
-
 #include <csignal>
-#include <cstdint>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <unistd.h>
 #if defined(__linux__)
 #include <sys/syscall.h>
 #elif defined(__APPLE__)
@@ -34,16 +34,12 @@ struct RunOptions {
 /// The loop running on the calling thread. Throws aio::RuntimeError ("no running event loop")
 /// outside a running loop.
 inline EventLoop& get_running_loop() {
-    if (EventLoop* loop = detail::tls_running_loop)
-        return *loop;
-    throw RuntimeError(
-        "no running event loop: call this from a task, or start one with aio::run()");
+    if (EventLoop* loop = detail::tls_running_loop) return *loop;
+    throw RuntimeError("no running event loop: call this from a task, or start one with aio::run()");
 }
 
 /// Sets the calling thread's current loop (nullptr for none), as asyncio.set_event_loop.
-inline void set_event_loop(EventLoop* loop) noexcept {
-    detail::tls_current_loop = loop;
-}
+inline void set_event_loop(EventLoop* loop) noexcept { detail::tls_current_loop = loop; }
 
 /// The calling thread's current loop: the running one, else the one set; nullptr when none.
 inline EventLoop* get_event_loop() noexcept {
@@ -69,10 +65,8 @@ inline TaskRef current_task() {
 /// running event loop") when no loop is given and none is running (asyncio).
 inline std::vector<TaskRef> all_tasks(EventLoop* loop = nullptr) {
     std::vector<TaskRef> tasks;
-    if (!loop)
-        loop = &get_running_loop();
-    detail::LoopAccess::core(*loop).tasks().for_each_pending(
-        [&](detail::PromiseBase& t) { tasks.push_back(detail::TaskAccess::ref(&t)); });
+    if (!loop) loop = &get_running_loop();
+    detail::LoopAccess::core(*loop).tasks().for_each_pending([&](detail::PromiseBase& t) { tasks.push_back(detail::TaskAccess::ref(&t)); });
     return tasks;
 }
 
@@ -97,14 +91,11 @@ class SigintGuard {
 public:
     SigintGuard(EventLoop& loop, PromiseBase& main) : loop_(loop) {
         struct sigaction current {};
-        if (!on_main_thread() || ::sigaction(SIGINT, nullptr, &current) != 0)
-            return;
-        if ((current.sa_flags & SA_SIGINFO) || current.sa_handler != SIG_DFL)
-            return;
+        if (!on_main_thread() || ::sigaction(SIGINT, nullptr, &current) != 0) return;
+        if ((current.sa_flags & SA_SIGINFO) || current.sa_handler != SIG_DFL) return;
         try {
             watch_id_ = LoopAccess::signals(loop).watch(
-                SIGINT, make_callback(
-                            [this, main = TaskAccess::ref(&main)]() mutable { on_sigint(main); }));
+                SIGINT, make_callback([this, main = TaskAccess::ref(&main)]() mutable { on_sigint(main); }));
         } catch (const std::exception&) {
             return; // no signal slot or pipe left: run without Ctrl-C handling rather than fail
         }
@@ -116,16 +107,14 @@ public:
     ~SigintGuard() { restore(); }
 
     void restore() noexcept {
-        if (!std::exchange(installed_, false))
-            return;
+        if (!std::exchange(installed_, false)) return;
         SignalTable::instance().set_escalation(SIGINT, false);
         LoopAccess::signals(loop_).unwatch(watch_id_); // restores the default disposition
     }
 
     /// Ends the process by SIGINT if one arrived during the run.
     void reraise_if_interrupted() noexcept {
-        if (!interrupted_)
-            return;
+        if (!interrupted_) return;
         restore();
         std::fflush(nullptr); // the signal ends the process: keep what it printed (as CPython)
         std::signal(SIGINT, SIG_DFL);
@@ -135,8 +124,7 @@ public:
 private:
     void on_sigint(TaskRef& main) {
         interrupted_ = true;
-        if (!main.done())
-            main.cancel("interrupted by SIGINT");
+        if (!main.done()) main.cancel("interrupted by SIGINT");
     }
 
     EventLoop& loop_;
@@ -178,8 +166,7 @@ T run(Task<T> main, RunOptions options = {}) {
         EventLoop* previous = detail::tls_current_loop;
         ~RestoreCurrentLoop() { detail::tls_current_loop = previous; }
     } restore_current_loop;
-    EventLoop loop(
-        LoopOptions{options.debug || detail::debug_from_environment(), options.virtual_time});
+    EventLoop loop(LoopOptions{options.debug || detail::debug_from_environment(), options.virtual_time});
     detail::tls_current_loop = &loop;
     loop.create_task(main);
     detail::SigintGuard sigint(loop, *detail::TaskAccess::frame(main));
@@ -188,8 +175,7 @@ T run(Task<T> main, RunOptions options = {}) {
         try {
             detail::cancel_all_tasks(loop);
         } catch (...) {
-            loop.call_exception_handler(
-                {"error while cancelling tasks in aio::run()", std::current_exception(), {}});
+            loop.call_exception_handler({"error while cancelling tasks in aio::run()", std::current_exception(), {}});
         }
         loop.shutdown_default_executor();
         loop.close();

@@ -6,14 +6,14 @@
 //   co_await fetch(url);                         //     ...
 #pragma once
 
-#include <aio/detail/promise_base.hpp>
-#include <aio/detail/waiter_list.hpp>
-#include <aio/errors.hpp>
-
 #include <coroutine>
 #include <cstddef>
 #include <limits>
 #include <string>
+
+#include <aio/detail/promise_base.hpp>
+#include <aio/detail/waiter_list.hpp>
+#include <aio/errors.hpp>
 
 namespace aio {
 
@@ -75,8 +75,7 @@ public:
 protected:
     Semaphore(std::ptrdiff_t value, std::size_t bound, const char* kind) : name_(kind) {
         if (value < 0)
-            throw ValueError(std::string(kind) + " initial value must be >= 0, got " +
-                             std::to_string(value));
+            throw ValueError(std::string(kind) + " initial value must be >= 0, got " + std::to_string(value));
         value_ = static_cast<std::size_t>(value);
         bound_ = bound == 0 ? value_ : bound;
     }
@@ -85,8 +84,7 @@ private:
     friend detail::SemaphoreAcquire;
 
     bool try_take() noexcept {
-        if (value_ == 0)
-            return false;
+        if (value_ == 0) return false;
         --value_; // a free permit means nobody waits
         return true;
     }
@@ -94,8 +92,7 @@ private:
 
     AIO_NOINLINE void release_slow() {
         if (AIO_UNLIKELY(value_ >= bound_))
-            throw ValueError(std::string(name_) +
-                             " released too many times: release() was called more often "
+            throw ValueError(std::string(name_) + " released too many times: release() was called more often "
                              "than acquire() (use co_await semaphore.scoped() to pair them)");
         loop_.check_waker(name_);
         detail::wake(waiters_.pop_front()); // the permit goes straight to the first waiter
@@ -103,14 +100,13 @@ private:
 
     // The permit goes to the first waiter, or back to the count.
     void hand_over() {
-        if (waiters_.empty())
-            ++value_;
+        if (waiters_.empty()) ++value_;
         else
             detail::wake(waiters_.pop_front());
     }
 
-    std::size_t value_ = 0; // free permits; 0 while tasks wait
-    std::size_t bound_ = 0; // release() throws at this value (BoundedSemaphore), else SIZE_MAX
+    std::size_t value_ = 0;  // free permits; 0 while tasks wait
+    std::size_t bound_ = 0;  // release() throws at this value (BoundedSemaphore), else SIZE_MAX
     const char* name_;
     detail::WaitList waiters_;
     detail::LoopBinding loop_;
@@ -122,8 +118,7 @@ private:
 class BoundedSemaphore : public Semaphore {
 public:
     /// Throws aio::ValueError when `value` is negative.
-    explicit BoundedSemaphore(std::ptrdiff_t value = 1)
-        : Semaphore(value, 0, "aio::BoundedSemaphore") {}
+    explicit BoundedSemaphore(std::ptrdiff_t value = 1) : Semaphore(value, 0, "aio::BoundedSemaphore") {}
 };
 
 } // namespace aio

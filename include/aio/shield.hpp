@@ -2,11 +2,11 @@
 // (asyncio.shield).
 #pragma once
 
+#include <utility>
+
 #include <aio/detail/awaitable.hpp>
 #include <aio/detail/task_set.hpp>
 #include <aio/task.hpp>
-
-#include <utility>
 
 namespace aio {
 
@@ -31,8 +31,8 @@ Task<T> shield(Task<T> task) {
 
 /// shield of any other awaitable (aio::sleep(1s), ...): it runs as a task of its own.
 template <class A>
-requires(detail::Awaitable<A> &&
-         !std::is_base_of_v<TaskRef, std::remove_cvref_t<A>>) auto shield(A&& awaitable) {
+    requires(detail::Awaitable<A> && !std::is_base_of_v<TaskRef, std::remove_cvref_t<A>>)
+auto shield(A&& awaitable) {
     return shield(detail::to_task(std::forward<A>(awaitable)));
 }
 

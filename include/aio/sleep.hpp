@@ -2,14 +2,14 @@
 #pragma once
 
 #include <aio/detail/chrono.hpp>
+#include <concepts>
+#include <coroutine>
+
 #include <aio/detail/promise_base.hpp>
 #include <aio/detail/timer_heap.hpp>
 #include <aio/event_loop.hpp>
 #include <aio/run.hpp>
 #include <aio/task.hpp>
-
-#include <concepts>
-#include <coroutine>
 
 namespace aio {
 
@@ -38,8 +38,7 @@ public:
             task.loop_->schedule(task);
             return true;
         }
-        if (AIO_UNLIKELY(task.cancel_pending()))
-            return false;
+        if (AIO_UNLIKELY(task.cancel_pending())) return false;
         task.resume_point_ = h;
         arm_timer();
         return true;
@@ -50,8 +49,10 @@ public:
 
     /// For APIs that take a Task: a coroutine that awaits this sleep.
     template <class T>
-    requires std::is_void_v<T>
-    operator Task<T>() && { return sleep_task(delay_); }
+        requires std::is_void_v<T>
+    operator Task<T>() && {
+        return sleep_task(delay_);
+    }
     template <class = void>
     Task<> as_task() && {
         return sleep_task(delay_);
@@ -70,8 +71,7 @@ private:
     [[gnu::noinline]] void arm_timer() {
         detail::LoopCore& loop = *task_->loop_;
         // Saturated: sleep(Clock::duration::max()) is a timer that never fires.
-        timer_ = loop.timers().schedule(detail::deadline_after(loop.now_ns(), delay_), &fire,
-                                        this); // delay_ is done with
+        timer_ = loop.timers().schedule(detail::deadline_after(loop.now_ns(), delay_), &fire, this); // delay_ is done with
         task_->wait_ = detail::WaitRef::to(*this);
     }
 
@@ -99,24 +99,19 @@ private:
 };
 
 /// Suspends the calling task for `delay`; `sleep(0s)` (or a negative delay) yields once, behind
-/// every task already ready; `sleep(Clock::duration::max())` sleeps until cancelled. Cancellation:
-/// CancelledError at once, and the timer leaves the heap.
-inline SleepAwaitable sleep(Clock::duration delay) noexcept {
-    return SleepAwaitable(delay);
-}
+/// every task already ready; `sleep(Clock::duration::max())` sleeps until cancelled. Cancellation: CancelledError at once, and the timer leaves the heap.
+inline SleepAwaitable sleep(Clock::duration delay) noexcept { return SleepAwaitable(delay); }
 
 // Where a Task is needed, a sleep becomes one (sleep() is a Task<> to the caller).
 /// `aio::create_task(aio::sleep(d))` on the running loop.
-template <
-    std::same_as<SleepAwaitable> Sleep> // a template: only compiled where used (see sleep_task)
+template <std::same_as<SleepAwaitable> Sleep> // a template: only compiled where used (see sleep_task)
 ScheduledTask<void> create_task(Sleep&& sleep, std::string name = {}) {
     return get_running_loop().create_task(std::move(sleep), std::move(name));
 }
 
 /// `aio::run(aio::sleep(d))`.
-template <std::same_as<SleepAwaitable> Sleep> // a template: only compiled where used (see
-                                              // sleep_task)
-                                              void run(Sleep&& sleep, RunOptions options = {}) {
+template <std::same_as<SleepAwaitable> Sleep> // a template: only compiled where used (see sleep_task)
+void run(Sleep&& sleep, RunOptions options = {}) {
     run(std::move(sleep).as_task(), options);
 }
 

@@ -3,10 +3,6 @@
 // started task.
 #pragma once
 
-#include <aio/detail/frame_pool.hpp>
-#include <aio/detail/promise_base.hpp>
-#include <aio/errors.hpp>
-
 #include <concepts>
 #include <coroutine>
 #include <exception>
@@ -14,6 +10,10 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+
+#include <aio/detail/frame_pool.hpp>
+#include <aio/detail/promise_base.hpp>
+#include <aio/errors.hpp>
 
 namespace aio {
 
@@ -35,8 +35,10 @@ template <class T>
 class ResultStorage {
 public:
     template <class U>
-    requires std::constructible_from<T, U&&>
-    void return_value(U&& value) { value_.emplace(std::forward<U>(value)); }
+        requires std::constructible_from<T, U&&>
+    void return_value(U&& value) {
+        value_.emplace(std::forward<U>(value));
+    }
     T& stored() noexcept { return *value_; }
 
 private:
@@ -64,9 +66,7 @@ class Promise final : public PromiseBase, public ResultStorage<T> {
 public:
     inline Task<T> get_return_object() noexcept;
     static void* operator new(std::size_t size) { return FramePool::allocate(size); }
-    static void operator delete(void* frame, std::size_t size) noexcept {
-        FramePool::deallocate(frame, size);
-    }
+    static void operator delete(void* frame, std::size_t size) noexcept { FramePool::deallocate(frame, size); }
     std::suspend_always initial_suspend() noexcept { return {}; }
     FinalAwaiter final_suspend() noexcept { return {}; }
     void unhandled_exception() noexcept { record_exception(); }
@@ -74,8 +74,7 @@ public:
     /// The outcome: rethrows the exception, else the value — moved out when `Move`.
     template <bool Move>
     decltype(auto) outcome() {
-        if (has_exception())
-            std::rethrow_exception(take_exception());
+        if (has_exception()) std::rethrow_exception(take_exception());
         exception_retrieved_ = true;
         if constexpr (std::is_void_v<T>) {
             return;
@@ -90,22 +89,20 @@ public:
 };
 
 /// The error for a task used from a task of another loop than its own; names both loops.
-[[noreturn, gnu::noinline, gnu::cold]] inline void
-throw_different_loop(const LoopCore* task_loop, const LoopCore* running_loop) {
-    throw RuntimeError(
-        "the task is attached to a different event loop (" +
-        loop_name(task_loop ? &task_loop->loop() : nullptr) + ") than the running one (" +
-        loop_name(running_loop ? &running_loop->loop() : nullptr) +
-        "); use aio::run_coroutine_threadsafe() to hand work to another loop's thread");
+[[noreturn, gnu::noinline, gnu::cold]] inline void throw_different_loop(const LoopCore* task_loop,
+                                                                      const LoopCore* running_loop) {
+    throw RuntimeError("the task is attached to a different event loop (" + loop_name(task_loop ? &task_loop->loop() : nullptr) +
+                       ") than the running one (" + loop_name(running_loop ? &running_loop->loop() : nullptr) +
+                       "); use aio::run_coroutine_threadsafe() to hand work to another loop's thread");
 }
 
 /// Throws aio::RuntimeError, naming both loops, when `frame` is a task of another loop than
 /// the running one: a combinator must not link into another thread's frames.
 inline void check_task_loop(const PromiseBase& frame) {
     LoopCore* running = tls_running_core;
-    if (frame.is_task() && frame.loop_ && running && frame.loop_ != running)
-        throw_different_loop(frame.loop_, running);
+    if (frame.is_task() && frame.loop_ && running && frame.loop_ != running) throw_different_loop(frame.loop_, running);
 }
+
 
 } // namespace detail
 
@@ -121,8 +118,7 @@ public:
         return *this;
     }
     ~TaskRef() {
-        if (p_)
-            p_->release();
+        if (p_) p_->release();
     }
 
     bool valid() const noexcept { return p_ != nullptr; }
@@ -144,12 +140,9 @@ public:
     /// when not done and CancelledError when cancelled (as asyncio).
     std::exception_ptr exception() const {
         detail::PromiseBase& f = frame("exception()");
-        if (!f.done())
-            throw InvalidStateError(
-                "exception() called on a task that is not done; co_await it first");
+        if (!f.done()) throw InvalidStateError("exception() called on a task that is not done; co_await it first");
         std::exception_ptr error = f.take_exception();
-        if (f.is_cancelled())
-            std::rethrow_exception(error);
+        if (f.is_cancelled()) std::rethrow_exception(error);
         return error;
     }
 
@@ -169,8 +162,7 @@ protected:
     friend struct detail::TaskAccess;
     /// Shares the frame (adds a reference).
     explicit TaskRef(detail::PromiseBase* frame) noexcept : p_(frame) {
-        if (p_)
-            p_->add_ref();
+        if (p_) p_->add_ref();
     }
 
     detail::PromiseBase& frame(const char* what) const { return detail::frame_of(p_, what); }
@@ -218,9 +210,8 @@ public:
 
     bool await_ready() {
         if (AIO_UNLIKELY(!task_.valid()))
-            throw InvalidStateError(
-                "co_await on an empty aio::Task (default-constructed or moved from); "
-                "await the Task that calling a coroutine returns");
+            throw InvalidStateError("co_await on an empty aio::Task (default-constructed or moved from); "
+                                    "await the Task that calling a coroutine returns");
         return task_.promise().done();
     }
 
@@ -233,8 +224,7 @@ public:
             start_inline(child, task, h);
             return child.self_; // its end transfers back to h the same way
         }
-        if (wait_for_task(child, task, h))
-            return std::noop_coroutine();
+        if (wait_for_task(child, task, h)) return std::noop_coroutine();
         return h;
     }
 #else
@@ -254,16 +244,14 @@ public:
 #endif
 
     decltype(auto) await_resume() {
-        if (waiting_)
-            waiting_->throw_if_cancelled();
+        if (waiting_) waiting_->throw_if_cancelled();
         return task_.promise().template outcome<Move>();
     }
 
 private:
     friend class WaitRef;
 
-    static void start_inline(Promise<T>& child, PromiseBase& task,
-                             std::coroutine_handle<> h) noexcept {
+    static void start_inline(Promise<T>& child, PromiseBase& task, std::coroutine_handle<> h) noexcept {
         child.state_ = FrameState::running;
         child.task_ = &task;
         child.resume_point_ = h; // its awaiter, resumed when it finishes
@@ -271,13 +259,11 @@ private:
 
     // Waits for a started task; false when the awaiter must not suspend.
     bool wait_for_task(Promise<T>& child, PromiseBase& task, std::coroutine_handle<> h) {
-        if (AIO_UNLIKELY(child.owner_loop() != task.loop_))
-            throw_different_loop(child.owner_loop(), task.loop_);
+        if (AIO_UNLIKELY(child.owner_loop() != task.loop_)) throw_different_loop(child.owner_loop(), task.loop_);
         if (AIO_UNLIKELY(&child == &task))
             throw RuntimeError("a task cannot await itself");
         waiting_ = &task;
-        if (task.cancel_pending())
-            return false; // await_resume delivers it
+        if (task.cancel_pending()) return false; // await_resume delivers it
         on_done = &wake;
         child.add_waiter(*this);
         task.park(h, WaitRef::to(*this));
@@ -286,16 +272,12 @@ private:
 
     // Cancelling the waiting task cancels the awaited task instead (PromiseBase::cancel); the
     // wait stays armed and wakes once that task has finished.
-    PromiseBase* awaited_task() noexcept {
-        return task_.promise().is_task() ? &task_.promise() : nullptr;
-    }
+    PromiseBase* awaited_task() noexcept { return task_.promise().is_task() ? &task_.promise() : nullptr; }
     bool on_cancel(const std::string&) noexcept {
         Waiter::unlink();
         return false;
     }
-    void detach() noexcept {
-        Waiter::unlink();
-    }
+    void detach() noexcept { Waiter::unlink(); }
 
     static void wake(Waiter* waiter) {
         static_cast<TaskAwaiter*>(waiter)->waiting_->wake();
@@ -349,8 +331,7 @@ private:
     explicit Task(detail::PromiseBase* frame) noexcept : TaskRef(frame) {}
     void check_done() const {
         if (!frame("result()").done())
-            throw InvalidStateError(
-                "result() called on a task that is not done yet; co_await the task instead");
+            throw InvalidStateError("result() called on a task that is not done yet; co_await the task instead");
     }
 
     friend class detail::Promise<T>;
@@ -363,8 +344,7 @@ template <class T = void>
 class ScheduledTask : public Task<T> {
 public:
     ScheduledTask() noexcept = default;
-    ScheduledTask(Task<T> task) noexcept
-        : Task<T>(std::move(task)) {} // NOLINT: implicit on purpose
+    ScheduledTask(Task<T> task) noexcept : Task<T>(std::move(task)) {} // NOLINT: implicit on purpose
 };
 
 template <class T>

@@ -53,8 +53,7 @@ public:
     TaskGroup& operator=(const TaskGroup&) = delete;
     ~TaskGroup() {
         if (running_ > 0 &&
-            !(loop_ && &detail::LoopAccess::core(*loop_) ==
-                           detail::tls_closing_core)) // a closing loop reports its tasks
+            !(loop_ && &detail::LoopAccess::core(*loop_) == detail::tls_closing_core)) // a closing loop reports its tasks
             report(fmt::format("TaskGroup destroyed while {} child task(s) were still running: "
                                "they are cancelled "
                                "but nothing waits for them, so they may run after the scope that "
@@ -99,8 +98,7 @@ public:
             throw RuntimeError("TaskGroup of " + detail::loop_name(loop_) +
                                " used from a task of a different event loop (" +
                                detail::loop_name(&loop) + "); create one group per loop");
-        detail::check_task_loop(
-            detail::frame_of(detail::TaskAccess::frame(task), "TaskGroup::create_task()"));
+        detail::check_task_loop(detail::frame_of(detail::TaskAccess::frame(task), "TaskGroup::create_task()"));
         ScheduledTask<T> child_task = loop.create_task(std::move(task), std::move(name));
         auto* child = new Child(this, TaskRef(child_task));
         detail::TaskAccess::frame(child_task)->add_waiter(*child);
@@ -202,7 +200,9 @@ private:
                 next_->prev_ = prev_;
             prev_ = next_ = nullptr;
         }
-        void wake() { task_->wake(); }
+        void wake() {
+            task_->wake();
+        }
         void orphan() {
             group_ = nullptr;
             prev_ = next_ = nullptr;

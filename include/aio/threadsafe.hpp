@@ -1,15 +1,15 @@
 // aio::run_coroutine_threadsafe — hand a coroutine to another thread's loop.
 #pragma once
 
-#include <aio/detail/awaitable.hpp>
-#include <aio/event_loop.hpp>
-#include <aio/task.hpp>
-
 #include <exception>
 #include <future>
 #include <memory>
 #include <type_traits>
 #include <utility>
+
+#include <aio/detail/awaitable.hpp>
+#include <aio/event_loop.hpp>
+#include <aio/task.hpp>
 
 namespace aio {
 
@@ -50,10 +50,8 @@ std::future<T> run_coroutine_threadsafe(Task<T> task, EventLoop& loop) {
 
 /// run_coroutine_threadsafe of any other awaitable (aio::sleep(1s), ...), as a task that awaits it.
 template <class A>
-requires(detail::Awaitable<A> &&
-         !std::is_base_of_v<
-             TaskRef, std::remove_cvref_t<A>>) auto run_coroutine_threadsafe(A&& awaitable,
-                                                                             EventLoop& loop) {
+    requires(detail::Awaitable<A> && !std::is_base_of_v<TaskRef, std::remove_cvref_t<A>>)
+auto run_coroutine_threadsafe(A&& awaitable, EventLoop& loop) {
     return run_coroutine_threadsafe(detail::to_task(std::forward<A>(awaitable)), loop);
 }
 

@@ -2,12 +2,6 @@
 // from a task.
 #pragma once
 
-#include <aio/detail/promise_base.hpp>
-#include <aio/detail/threadsafe_inbox.hpp>
-#include <aio/event_loop.hpp>
-#include <aio/executor.hpp>
-#include <aio/task.hpp>
-
 #include <coroutine>
 #include <exception>
 #include <memory>
@@ -16,6 +10,12 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+
+#include <aio/detail/promise_base.hpp>
+#include <aio/detail/threadsafe_inbox.hpp>
+#include <aio/event_loop.hpp>
+#include <aio/executor.hpp>
+#include <aio/task.hpp>
 
 namespace aio::detail {
 
@@ -54,9 +54,8 @@ public:
     bool finished = false;
     ExecutorAwaiter<R>* waiter = nullptr;
     std::exception_ptr error_;
-    std::conditional_t<
-        std::is_void_v<R>, bool,
-        std::conditional_t<std::is_reference_v<R>, std::remove_reference_t<R>*, std::optional<R>>>
+    std::conditional_t<std::is_void_v<R>, bool,
+                       std::conditional_t<std::is_reference_v<R>, std::remove_reference_t<R>*, std::optional<R>>>
         value_{};
 
     void finish();
@@ -72,13 +71,11 @@ private:
 template <class R>
 class ExecutorAwaiter final {
 public:
-    explicit ExecutorAwaiter(std::shared_ptr<ExecutorCall<R>> call) noexcept
-        : call_(std::move(call)) {}
+    explicit ExecutorAwaiter(std::shared_ptr<ExecutorCall<R>> call) noexcept : call_(std::move(call)) {}
     ExecutorAwaiter(const ExecutorAwaiter&) = delete;
     ExecutorAwaiter& operator=(const ExecutorAwaiter&) = delete;
     ~ExecutorAwaiter() {
-        if (call_->waiter == this)
-            call_->waiter = nullptr;
+        if (call_->waiter == this) call_->waiter = nullptr;
     }
 
     bool await_ready() const noexcept { return call_->finished; }
@@ -86,18 +83,15 @@ public:
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
         task_ = &running_task(h);
-        if (task_->cancel_pending())
-            return false;
+        if (task_->cancel_pending()) return false;
         call_->waiter = this;
         task_->park(h, WaitRef::to(*this));
         return true;
     }
 
     R await_resume() {
-        if (task_)
-            task_->throw_if_cancelled();
-        if (call_->error_)
-            std::rethrow_exception(call_->error_);
+        if (task_) task_->throw_if_cancelled();
+        if (call_->error_) std::rethrow_exception(call_->error_);
         if constexpr (std::is_void_v<R>)
             return;
         else if constexpr (std::is_reference_v<R>)
@@ -122,11 +116,9 @@ private:
 
 template <class R>
 void ExecutorCall<R>::finish() {
-    if (loop)
-        std::exchange(loop, nullptr)->clock().executor_call_finished();
+    if (loop) std::exchange(loop, nullptr)->clock().executor_call_finished();
     finished = true;
-    if (auto* w = std::exchange(waiter, nullptr))
-        w->wake();
+    if (auto* w = std::exchange(waiter, nullptr)) w->wake();
 }
 
 template <class R>
@@ -145,8 +137,7 @@ template <class F, class... Args>
 auto EventLoop::run_in_executor(Executor* executor, F&& fn, Args&&... args) {
     using R = std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&...>;
     check_usable("run_in_executor");
-    if (!executor && !default_executor_.get())
-        default_executor_.own(std::make_unique<ThreadPool>()); // on first use
+    if (!executor && !default_executor_.get()) default_executor_.own(std::make_unique<ThreadPool>()); // on first use
     Executor& target = executor ? *executor : *default_executor_.get();
     auto call = std::make_shared<detail::ExecutorCall<R>>(inbox_);
     call->loop = core();
@@ -158,12 +149,9 @@ auto EventLoop::run_in_executor(Executor* executor, F&& fn, Args&&... args) {
     clock_.executor_call_started();
     try {
         target.submit([call, bound]() mutable {
-            auto invoke = [&]() -> R {
-                return std::apply(bound->fn, bound->args);
-            }; // member pointers too
+            auto invoke = [&]() -> R { return std::apply(bound->fn, bound->args); }; // member pointers too
             call->run_and_post(invoke, call);
-            bound.reset(); // release captured arguments on the worker, before the loop sees the
-                           // result
+            bound.reset(); // release captured arguments on the worker, before the loop sees the result
         });
     } catch (...) {
         call->loop = nullptr;
@@ -180,8 +168,7 @@ auto EventLoop::run_in_executor(Executor* executor, F&& fn, Args&&... args) {
 template <class F, class... Args>
 auto to_thread(F&& fn, Args&&... args) {
     EventLoop* loop = detail::tls_running_loop;
-    if (!loop)
-        throw RuntimeError("aio::to_thread() needs a running event loop; call it from a task");
+    if (!loop) throw RuntimeError("aio::to_thread() needs a running event loop; call it from a task");
     return loop->run_in_executor(nullptr, std::forward<F>(fn), std::forward<Args>(args)...);
 }
 

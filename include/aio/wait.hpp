@@ -1,16 +1,16 @@
 // aio::wait — wait for some or all of a set of tasks, without cancelling any (asyncio.wait).
 #pragma once
 
-#include <aio/detail/algorithm.hpp>
 #include <aio/detail/chrono.hpp>
+#include <optional>
+#include <aio/detail/algorithm.hpp>
+#include <utility>
+#include <vector>
+
 #include <aio/detail/deadline.hpp>
 #include <aio/detail/task_set.hpp>
 #include <aio/errors.hpp>
 #include <aio/task.hpp>
-
-#include <optional>
-#include <utility>
-#include <vector>
 
 namespace aio {
 
@@ -44,21 +44,17 @@ std::vector<Task<T>> unique_tasks(std::vector<Task<T>> tasks) {
     std::sort_heap(sorted.begin(), sorted.end());
     std::vector<char> repeat(tasks.size(), 0);
     for (std::size_t i = 1; i < sorted.size(); ++i)
-        if (sorted[i].first == sorted[i - 1].first)
-            repeat[sorted[i].second] = true;
+        if (sorted[i].first == sorted[i - 1].first) repeat[sorted[i].second] = true;
     std::vector<Task<T>> unique;
     unique.reserve(tasks.size());
     for (std::size_t i = 0; i < tasks.size(); ++i)
-        if (!repeat[i])
-            unique.push_back(std::move(tasks[i]));
+        if (!repeat[i]) unique.push_back(std::move(tasks[i]));
     return unique;
 }
 
 template <class T>
-Task<WaitResult<T>> wait_tasks(std::vector<Task<T>> tasks, ReturnWhen when,
-                               std::optional<Clock::duration> timeout) {
-    for (auto& t : tasks)
-        t = ensure_task(std::move(t));
+Task<WaitResult<T>> wait_tasks(std::vector<Task<T>> tasks, ReturnWhen when, std::optional<Clock::duration> timeout) {
+    for (auto& t : tasks) t = ensure_task(std::move(t));
     TaskSet set(std::vector<TaskRef>(tasks.begin(), tasks.end()));
     SetWaitSpec spec;
     spec.when = when == ReturnWhen::first_completed   ? WakeWhen::any_done
@@ -75,8 +71,7 @@ Task<WaitResult<T>> wait_tasks(std::vector<Task<T>> tasks, ReturnWhen when,
         result.done.push_back(tasks[i]);
     }
     for (std::size_t i = 0; i < tasks.size(); ++i)
-        if (!finished[i])
-            result.pending.push_back(tasks[i]);
+        if (!finished[i]) result.pending.push_back(tasks[i]);
     co_return result;
 }
 
@@ -92,8 +87,7 @@ Task<WaitResult<T>> wait(std::vector<Task<T>> tasks, ReturnWhen when = ReturnWhe
     if (tasks.empty())
         throw ValueError("aio::wait() needs at least one task; the vector of tasks is empty");
     tasks = detail::unique_tasks(std::move(tasks));
-    for (auto& t : tasks)
-        detail::schedule_if_running(t);
+    for (auto& t : tasks) detail::schedule_if_running(t);
     return detail::wait_tasks<T>(std::move(tasks), when, timeout);
 }
 

@@ -1,15 +1,15 @@
 // aio::wait_for / aio::timeout_at — await with a deadline (asyncio.wait_for, asyncio.timeout_at).
 #pragma once
 
-#include <aio/detail/awaitable.hpp>
 #include <aio/detail/chrono.hpp>
+#include <type_traits>
+#include <utility>
+
+#include <aio/detail/awaitable.hpp>
 #include <aio/detail/deadline.hpp>
 #include <aio/detail/task_set.hpp>
 #include <aio/event_loop.hpp>
 #include <aio/task.hpp>
-
-#include <type_traits>
-#include <utility>
 
 namespace aio {
 
@@ -20,12 +20,10 @@ template <class T>
 Task<T> timeout_at_task(std::int64_t deadline_ns, bool relative, Task<T> task) {
     get_running_loop(); // throws when there is none
     LoopCore& loop = *tls_running_core;
-    if (relative)
-        deadline_ns = deadline_after(loop.now_ns(), std::chrono::nanoseconds(deadline_ns));
+    if (relative) deadline_ns = deadline_after(loop.now_ns(), std::chrono::nanoseconds(deadline_ns));
     PromiseBase& frame = *detail::TaskAccess::frame(task);
     check_task_loop(frame);
-    if (frame.done())
-        co_return take_result(task); // finished already: its outcome, whatever the deadline
+    if (frame.done()) co_return take_result(task); // finished already: its outcome, whatever the deadline
     if (deadline_ns <= loop.now_ns() && !frame.is_task() && !frame.started()) {
         frame.cancel({}); // a lazy coroutine whose time is already up never starts
         throw TimeoutError("the deadline had already passed; the operation was not started");
@@ -41,8 +39,7 @@ Task<T> timeout_at_task(std::int64_t deadline_ns, bool relative, Task<T> task) {
     const SetWaitOutcome outcome = co_await set.wait(spec);
     if (outcome == SetWaitOutcome::timed_out && task.cancelled())
         throw TimeoutError("the operation did not finish before its deadline and was cancelled");
-    co_return take_result(
-        task); // its value if it finished anyway, or what it raised while cancelling
+    co_return take_result(task); // its value if it finished anyway, or what it raised while cancelling
 }
 
 } // namespace detail
@@ -60,11 +57,9 @@ template <class A>
 auto wait_for(A&& awaitable, Clock::duration timeout) {
     auto task = detail::to_task(std::forward<A>(awaitable));
     using T = typename decltype(task)::value_type;
-    if (timeout > Clock::duration::zero())
-        detail::schedule_if_running(task);
+    if (timeout > Clock::duration::zero()) detail::schedule_if_running(task);
     return detail::runs_when_cancelled(detail::timeout_at_task<T>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count(), true,
-        std::move(task)));
+        std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count(), true, std::move(task)));
 }
 
 /// As wait_for, with an absolute deadline on the loop's clock (loop.time() + ...).
@@ -73,10 +68,8 @@ auto timeout_at(Clock::time_point deadline, A&& awaitable) {
     auto task = detail::to_task(std::forward<A>(awaitable));
     using T = typename decltype(task)::value_type;
     const std::int64_t deadline_ns = detail::deadline_at(deadline);
-    if (detail::tls_running_core && deadline_ns > detail::tls_running_core->now_ns())
-        detail::schedule_if_running(task);
-    return detail::runs_when_cancelled(
-        detail::timeout_at_task<T>(deadline_ns, false, std::move(task)));
+    if (detail::tls_running_core && deadline_ns > detail::tls_running_core->now_ns()) detail::schedule_if_running(task);
+    return detail::runs_when_cancelled(detail::timeout_at_task<T>(deadline_ns, false, std::move(task)));
 }
 
 } // namespace aio
