@@ -22,23 +22,6 @@ using aio_test::io::run_bounded;
 using aio_test::streams::registrations;
 using aio_test::streams::socket_pair;
 
-namespace {
-
-// Sends `data` on a raw fd (the test's side of a socket pair), all of it.
-void send_raw(int fd, std::string_view data) {
-    while (!data.empty()) {
-        const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EINTR)
-                continue;
-            throw std::system_error(errno, std::system_category(), "send");
-        }
-        data.remove_prefix(static_cast<std::size_t>(n));
-    }
-}
-
-} // namespace
-
 TEST_CASE("streams: read(n), readline, readexactly, readuntil and at_eof over a socket pair",
           "[streams]") {
     const int fds_before = aio_test::open_fd_count();
@@ -47,7 +30,8 @@ TEST_CASE("streams: read(n), readline, readexactly, readuntil and at_eof over a 
         auto body = [&]() -> aio::Task<std::vector<std::string>> {
             auto [mine, theirs] = socket_pair();
             auto [reader, writer] = co_await aio::open_connection(std::move(mine));
-            send_raw(theirs.fd(), "line one\nline two\nABCDEFGHIJ--end--tail");
+            aio_test::streams::send_all_raw(theirs.fd(),
+                                            "line one\nline two\nABCDEFGHIJ--end--tail");
             theirs.close(); // EOF after the bytes
             std::vector<std::string> got;
             got.push_back(co_await reader.readline());
@@ -77,7 +61,7 @@ TEST_CASE("streams: readexactly at EOF raises IncompleteReadError with partial()
         auto body = [&]() -> aio::Task<std::string> {
             auto [mine, theirs] = socket_pair();
             auto [reader, writer] = co_await aio::open_connection(std::move(mine));
-            send_raw(theirs.fd(), "12345");
+            aio_test::streams::send_all_raw(theirs.fd(), "12345");
             theirs.close();
             std::string out;
             try {
@@ -96,7 +80,7 @@ TEST_CASE("streams: readexactly at EOF raises IncompleteReadError with partial()
         auto until = [&]() -> aio::Task<std::string> {
             auto [mine, theirs] = socket_pair();
             auto [reader, writer] = co_await aio::open_connection(std::move(mine));
-            send_raw(theirs.fd(), "no separator here");
+            aio_test::streams::send_all_raw(theirs.fd(), "no separator here");
             theirs.close();
             try {
                 co_await reader.readuntil("\r\n");
@@ -180,7 +164,7 @@ TEST_CASE("streams: a cancelled read loses no byte: what arrived stays for the n
             auto [reader, writer] = co_await aio::open_connection(std::move(mine));
             std::string log;
             // readexactly(10) gets 6 bytes, then its wait is cancelled by a timeout.
-            send_raw(theirs.fd(), "abcdef");
+            aio_test::streams::send_all_raw(theirs.fd(), "abcdef");
             try {
                 co_await aio::wait_for(reader.readexactly(10), 50ms);
             } catch (const aio::TimeoutError&) {
@@ -198,7 +182,7 @@ TEST_CASE("streams: a cancelled read loses no byte: what arrived stays for the n
             } catch (const aio::TimeoutError&) {
                 log += "timeout;";
             }
-            send_raw(theirs.fd(), "ghij\n");
+            aio_test::streams::send_all_raw(theirs.fd(), "ghij\n");
             log += co_await reader.readline();
             co_return log;
         };
@@ -222,7 +206,7 @@ TEST_CASE("streams: a second concurrent read raises RuntimeError, as asyncio", "
             } catch (const aio::RuntimeError& e) {
                 out = e.what();
             }
-            send_raw(theirs.fd(), "x");
+            aio_test::streams::send_all_raw(theirs.fd(), "x");
             out += "|" + co_await first;
             co_return out;
         };
@@ -432,7 +416,7 @@ TEST_CASE("streams: a peer reset mid-read raises ECONNRESET from the read, mid-w
                 auto [reader, writer] =
                     co_await aio::open_connection("127.0.0.1", listener.sockname().port());
                 auto [peer, address] = co_await aio::get_running_loop().sock_accept(listener);
-                send_raw(peer.fd(), "partial");
+                aio_test::streams::send_all_raw(peer.fd(), "partial");
                 aio_test::streams::linger_zero(peer.fd());
                 peer.close();
                 out += co_await reader.read(100) + ";";
