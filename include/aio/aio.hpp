@@ -23,6 +23,7 @@
 #include <aio/semaphore.hpp>
 #include <aio/server.hpp>
 #include <aio/shield.hpp>
+#include <aio/signals.hpp>
 #include <aio/sleep.hpp>
 #include <aio/socket.hpp>
 #include <aio/socket_address.hpp>

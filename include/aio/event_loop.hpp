@@ -264,6 +264,20 @@ public:
     /// cancelled accept takes nothing from the backlog.
     inline detail::SockAccept sock_accept(Socket& listener);
 
+    // --- signals (defined in signals.hpp, which <aio/aio.hpp> includes) ----------------------
+
+    /// Runs `fn()` on this loop each time signal `signo` arrives (asyncio's
+    /// loop.add_signal_handler): as an ordinary callback, never inside the OS signal handler,
+    /// replacing this loop's earlier handler for `signo`. Other loops (threads) may handle the
+    /// same signal; each is told. Throws aio::ValueError for a signal that cannot be caught
+    /// (SIGKILL, SIGSTOP, out of range). A SIGINT handler takes over from aio::run's (no cancel
+    /// of main, no "second Ctrl-C kills").
+    template <class F>
+    void add_signal_handler(int signo, F&& fn);
+    /// Removes this loop's handler for `signo`; true if there was one. The OS disposition from
+    /// before comes back when no loop watches the signal any more.
+    inline bool remove_signal_handler(int signo);
+
     // --- name resolution (defined in dns.hpp, which <aio/aio.hpp> includes) -------------------
 
     /// `co_await loop.getaddrinfo(host, port[, hints])` (port: a number or a service name):
@@ -540,6 +554,8 @@ private:
     detail::DefaultExecutor default_executor_;
     detail::IoDriver io_driver_;
     detail::SignalDriver signal_driver_;
+    // add_signal_handler's watch per signal number (0: none).
+    std::uint64_t signal_handlers_[detail::SignalTable::max_signal + 1] = {};
 };
 
 namespace detail {
@@ -550,6 +566,10 @@ struct LoopAccess {
     static LoopCore& core(EventLoop& loop) noexcept { return loop; }
     static IoDriver& io(EventLoop& loop) noexcept { return loop.io_driver_; }
     static SignalDriver& signals(EventLoop& loop) noexcept { return loop.signal_driver_; }
+    /// Whether the user gave `loop` a handler for `signo` (add_signal_handler).
+    static bool has_signal_handler(const EventLoop& loop, int signo) noexcept {
+        return loop.signal_handlers_[signo] != 0;
+    }
     static void run_while_tasks_pending(EventLoop& loop) { loop.run_while_tasks_pending(); }
     static void check_usable(EventLoop& loop, const char* what) { loop.check_usable(what); }
 };

@@ -123,6 +123,8 @@ public:
 
 private:
     void on_sigint(TaskRef& main) {
+        if (LoopAccess::has_signal_handler(loop_, SIGINT))
+            return; // the program handles SIGINT itself (add_signal_handler)
         interrupted_ = true;
         if (!main.done()) main.cancel("interrupted by SIGINT");
     }
