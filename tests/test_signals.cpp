@@ -3,6 +3,8 @@
 #include "io_test_util.hpp"
 
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <string>
@@ -81,4 +83,35 @@ TEST_CASE("signals: wait_signal returns the signal that arrived, and a cancelled
         co_return out;
     };
     REQUIRE(run_bounded(loop, body()) == "1;1;timeout;1");
+}
+
+TEST_CASE("signals: a storm of 10000 SIGUSR1 from another process coalesces, nothing blocks, "
+          "and a signal after it still runs the handler",
+          "[signals]") {
+    BaselineHandler baseline(SIGUSR1);
+    aio::EventLoop loop;
+    int runs = 0;
+    auto body = [&]() -> aio::Task<std::string> {
+        loop.add_signal_handler(SIGUSR1, [&] { ++runs; });
+        const pid_t parent = ::getpid();
+        const pid_t child = ::fork();
+        if (child == 0) {
+            for (int i = 0; i < 10'000; ++i)
+                ::kill(parent, SIGUSR1);
+            ::_exit(0);
+        }
+        int status = -1;
+        while (::waitpid(child, &status, WNOHANG) == 0) // the loop keeps running meanwhile
+            co_await aio::sleep(1ms);
+        co_await aio::sleep(20ms);
+        const int after_storm = runs;
+        ::raise(SIGUSR1);
+        while (runs == after_storm)
+            co_await aio::sleep(1ms);
+        loop.remove_signal_handler(SIGUSR1);
+        co_return "child=" + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) +
+            " ran=" + std::to_string(after_storm >= 1) +
+            " coalesced=" + std::to_string(after_storm <= 10'000);
+    };
+    REQUIRE(run_bounded(loop, body(), 60s) == "child=0 ran=1 coalesced=1");
 }

@@ -192,3 +192,39 @@ TEST_CASE("signal driver: a storm of 10000 SIGUSR1 from another thread coalesces
     }
     REQUIRE(aio_test::open_fd_count() == fds_before);
 }
+
+TEST_CASE("signals: loop.add_signal_handler on two loops in two threads: each loop runs its own "
+          "handler on its own thread",
+          "[threads][signal]") {
+    const int fds_before = aio_test::open_fd_count();
+    {
+        BaselineHandler baseline(SIGUSR2);
+        Watcher wa, wb;
+        auto first_a = wa.first_run.get_future(), first_b = wb.first_run.get_future();
+        {
+            LoopThread a, b;
+            auto install = [](LoopThread& thread, Watcher& w) {
+                return on_loop(thread, [&thread, &w] {
+                    thread.loop().add_signal_handler(SIGUSR2, [&thread, &w] {
+                        if (std::this_thread::get_id() != thread.id())
+                            w.always_on_loop_thread = false;
+                        if (++w.runs == 1)
+                            w.first_run.set_value();
+                    });
+                    return true;
+                });
+            };
+            CHECK(install(a, wa));
+            CHECK(install(b, wb));
+            REQUIRE(::kill(::getpid(), SIGUSR2) == 0); // to the process
+            CHECK(first_a.wait_for(5s) == std::future_status::ready);
+            CHECK(first_b.wait_for(5s) == std::future_status::ready);
+            CHECK(on_loop(a, [&] { return a.loop().remove_signal_handler(SIGUSR2); }));
+            CHECK(on_loop(b, [&] { return b.loop().remove_signal_handler(SIGUSR2); }));
+            CHECK(current_handler(SIGUSR2) == &baseline_handler);
+        }
+        CHECK(wa.always_on_loop_thread.load());
+        CHECK(wb.always_on_loop_thread.load());
+    }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
+}
