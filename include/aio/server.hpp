@@ -325,10 +325,7 @@ Task<> accept_loop(ServerState::ServerRef state, int listener) {
                     listener, reinterpret_cast<sockaddr*>(&storage), &length);
                 if (fd >= 0) {
                     state->accept_succeeded();
-                    Socket connection(fd);
-                    connection.no_sigpipe();
-                    if (storage.ss_family == AF_INET || storage.ss_family == AF_INET6)
-                        connection.set_option(IPPROTO_TCP, TCP_NODELAY, 1);
+                    Socket connection = adopt_accepted(fd, storage.ss_family);
                     const SocketAddress peer =
                         length > 0 ? SocketAddress::from_native(
                                          reinterpret_cast<const sockaddr*>(&storage), length)

@@ -136,11 +136,11 @@ public:
 
     /// The local address (after bind to port 0: the port the OS chose). Throws std::system_error.
     SocketAddress sockname() const {
-        return name_of(&::getsockname, "getsockname()");
+        return detail::socket_name(fd_, false);
     }
     /// The peer's address. Throws std::system_error (ENOTCONN).
     SocketAddress peername() const {
-        return name_of(&::getpeername, "getpeername()");
+        return detail::socket_name(fd_, true);
     }
 
     /// Where MSG_NOSIGNAL does not exist (macOS/BSD), sets SO_NOSIGPIPE: for fds adopted from
@@ -152,14 +152,6 @@ public:
     }
 
 private:
-    SocketAddress name_of(int (*call)(int, sockaddr*, socklen_t*), const char* what) const {
-        sockaddr_storage storage{};
-        socklen_t length = sizeof storage;
-        if (call(fd_, reinterpret_cast<sockaddr*>(&storage), &length) != 0)
-            throw std::system_error(errno, std::system_category(), what);
-        return SocketAddress::from_native(reinterpret_cast<const sockaddr*>(&storage), length);
-    }
-
     int fd_ = -1;
 };
 
@@ -170,6 +162,16 @@ struct Accepted {
 };
 
 namespace detail {
+
+/// An accepted connection of `family`, set up as Socket::tcp() sets up its own: no SIGPIPE,
+/// TCP_NODELAY on for TCP (as asyncio's).
+inline Socket adopt_accepted(int fd, int family) {
+    Socket connection(fd);
+    connection.no_sigpipe();
+    if (family == AF_INET || family == AF_INET6)
+        connection.set_option(IPPROTO_TCP, TCP_NODELAY, 1);
+    return connection;
+}
 
 /// The awaitable loop.sock_accept returns: accept4 into its own address storage when the
 /// listener is readable. Movable until awaited.
@@ -188,12 +190,8 @@ public:
             throw_cancelled(*task);
         if (error)
             throw_io_error(error, "accept", listener_);
-        Socket connection(static_cast<int>(result));
-        connection.no_sigpipe();
-        if (storage_.ss_family == AF_INET || storage_.ss_family == AF_INET6)
-            connection.set_option(IPPROTO_TCP, TCP_NODELAY, 1);
         return Accepted{
-            std::move(connection),
+            adopt_accepted(static_cast<int>(result), storage_.ss_family),
             SocketAddress::from_native(reinterpret_cast<const sockaddr*>(&storage_), length_)};
     }
 

@@ -11,12 +11,14 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 namespace aio {
 
@@ -167,6 +169,17 @@ private:
 };
 
 namespace detail {
+/// getsockname (peer = false) or getpeername of `fd`. Throws std::system_error naming the call.
+inline SocketAddress socket_name(int fd, bool peer) {
+    sockaddr_storage storage{};
+    socklen_t length = sizeof storage;
+    if ((peer ? ::getpeername : ::getsockname)(fd, reinterpret_cast<sockaddr*>(&storage),
+                                               &length) != 0)
+        throw std::system_error(errno, std::system_category(),
+                                peer ? "getpeername()" : "getsockname()");
+    return SocketAddress::from_native(reinterpret_cast<const sockaddr*>(&storage), length);
+}
+
 /// Whether `addresses` holds `address` (without <algorithm>'s weight).
 template <class Range>
 bool contains(const Range& addresses, const SocketAddress& address) noexcept {

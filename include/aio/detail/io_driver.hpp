@@ -410,6 +410,19 @@ public:
         reg.waiters[static_cast<int>(direction)].push_back(op);
     }
 
+    /// A stream transfer of `done` bytes out of `asked`: a short one means the kernel buffer ran
+    /// dry (or full), so readiness is cleared without another syscall to see EAGAIN (as Tokio)
+    /// — not at end of file (0), nor once the peer shut down or the socket failed: those stay
+    /// readable and no new edge would say so.
+    static void after_transfer(IoRegistration& reg, IoDirection direction, std::size_t done,
+                               std::size_t asked) noexcept {
+        const std::uint8_t sticky = direction == IoDirection::read
+                                        ? readiness::read_closed | readiness::error
+                                        : readiness::error;
+        if (done > 0 && done < asked && !(reg.ready & sticky))
+            clear_ready(reg, direction);
+    }
+
     /// Clears a readiness bit: an operation saw EAGAIN.
     static void clear_ready(IoRegistration& reg, IoDirection direction) noexcept {
         reg.ready &= static_cast<std::uint8_t>(~readiness_bit(direction));

@@ -63,11 +63,7 @@ inline int accept_nonblocking(int fd, sockaddr* address, socklen_t* length) noex
         ::fcntl(conn, F_SETFD, FD_CLOEXEC);
     }
 #endif
-    if (conn >= 0) {
-        const int saved = errno;
-        fresh_fd(conn);
-        errno = saved;
-    }
+    fresh_fd(conn);
     return conn;
 }
 
@@ -104,13 +100,8 @@ private:
             const ssize_t n = self.call_(reg.fd);
             if (n >= 0) {
                 self.result = n;
-                // Not at EOF (n == 0), nor once the peer has shut its side down or the socket
-                // failed: end of file and errors stay readable, and no new edge would say so.
-                const std::uint8_t sticky = self.direction_ == IoDirection::read
-                                                ? readiness::read_closed | readiness::error
-                                                : readiness::error;
-                if (n > 0 && static_cast<std::size_t>(n) < self.size_ && !(reg.ready & sticky))
-                    IoDriver::clear_ready(reg, self.direction_);
+                IoDriver::after_transfer(reg, self.direction_, static_cast<std::size_t>(n),
+                                         self.size_);
                 return true;
             }
             const Failure failure = classify_failure(self, reg, self.direction_);

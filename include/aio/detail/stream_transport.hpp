@@ -255,11 +255,8 @@ public:
                                                                 : ::read(reg.fd, into, room);
                 if (n > 0) {
                     t.in_.commit(static_cast<std::size_t>(n));
-                    // A short read drained the kernel buffer (not after the peer shut down:
-                    // end of file stays readable and no new edge would say so).
-                    if (static_cast<std::size_t>(n) < room &&
-                        !(reg.ready & (readiness::read_closed | readiness::error)))
-                        IoDriver::clear_ready(reg, IoDirection::read);
+                    IoDriver::after_transfer(reg, IoDirection::read, static_cast<std::size_t>(n),
+                                             room);
                     return true;
                 }
                 if (n == 0) {
@@ -430,12 +427,12 @@ public:
     // --- addresses ---------------------------------------------------------------------------
     const SocketAddress& peername() {
         if (!peer_)
-            peer_ = name_of(&::getpeername, "getpeername()");
+            peer_ = socket_name(fd_, true);
         return *peer_;
     }
     const SocketAddress& sockname() {
         if (!local_)
-            local_ = name_of(&::getsockname, "getsockname()");
+            local_ = socket_name(fd_, false);
         return *local_;
     }
 
@@ -513,16 +510,6 @@ private:
         return text;
     }
 
-    SocketAddress name_of(int (*call)(int, sockaddr*, socklen_t*), const char* what) const {
-        sockaddr_storage storage{};
-        socklen_t length = sizeof storage;
-        if (fd_ < 0)
-            throw std::system_error(EBADF, std::system_category(), what);
-        if (call(fd_, reinterpret_cast<sockaddr*>(&storage), &length) != 0)
-            throw std::system_error(errno, std::system_category(), what);
-        return SocketAddress::from_native(reinterpret_cast<const sockaddr*>(&storage), length);
-    }
-
     IoRegistration* registration() {
         if (!loop_ || fd_ < 0)
             return nullptr;
@@ -573,7 +560,9 @@ private:
             }
             out_.consume(static_cast<std::size_t>(n));
             if (static_cast<std::size_t>(n) < asked) {
-                IoDriver::clear_ready(reg, IoDirection::write); // full: wait for the next edge
+                // Full: the queue waits for the next edge (cleared even with the error bit up,
+                // since the queued flush is only tried on an event).
+                IoDriver::clear_ready(reg, IoDirection::write);
                 return out_.empty();
             }
         }
