@@ -28,6 +28,7 @@
 #include <aio/socket.hpp>
 #include <aio/socket_address.hpp>
 #include <aio/streams.hpp>
+#include <aio/subprocess.hpp>
 #include <aio/task.hpp>
 #include <aio/task_group.hpp>
 #include <aio/threadsafe.hpp>
