@@ -202,15 +202,15 @@ public:
     /// Throws std::system_error if the kernel refuses (EINVAL for a bad signal number).
     void send_signal(int signo) { checked("send_signal").send_signal(signo); }
     /// send_signal(SIGTERM).
-    void terminate() { send_signal(SIGTERM); }
+    void terminate() { checked("terminate").send_signal(SIGTERM); }
     /// send_signal(SIGKILL).
-    void kill() { send_signal(SIGKILL); }
+    void kill() { checked("kill").send_signal(SIGKILL); }
 
     explicit operator bool() const noexcept { return child_ != nullptr; }
 
 private:
     template <class D>
-    friend Process detail::start_process(std::vector<std::string>, const OwnedProcessOptions&);
+    friend Process detail::start_process(std::vector<std::string>, const detail::OwnedProcessOptions&);
 
     detail::ChildProcess& checked(const char* what) const {
         if (!child_)
