@@ -3,9 +3,10 @@
 // Built with -DAIO_POLLER_KQUEUE=1 and tests/kqueue_shim on the include path, whose
 // <sys/event.h> only declares the kqueue API: this file is compiled (-fsyntax-only), never
 // linked or run. It includes all of aio with the kqueue backend forced, and uses the poller,
-// the I/O awaitables, fd callbacks, cross-thread posting and aio::run, so that the code on the
-// kqueue path (kqueue_poller.hpp, the driver's calls into it, the pipe wake-up of
-// threadsafe_inbox.hpp, ...) is actually compiled and its templates instantiated.
+// the I/O awaitables, fd callbacks, cross-thread posting, signals, subprocesses (their SIGCHLD
+// path: no pidfd with kqueue) and aio::run, so that the code on the kqueue path
+// (kqueue_poller.hpp, the driver's calls into it, the pipe wake-up of threadsafe_inbox.hpp,
+// ...) is actually compiled and its templates instantiated.
 #include <aio/aio.hpp>
 #include <aio/io.hpp>
 
@@ -55,6 +56,21 @@ aio::Task<std::size_t> echo_once(int in, int out) {
     co_return written;
 }
 
+// Signals and subprocesses take the SIGCHLD path here (no pidfd with kqueue).
+aio::Task<int> children() {
+    aio::EventLoop& loop = aio::get_running_loop();
+    loop.add_signal_handler(SIGTERM, [] {});
+    (void)loop.remove_signal_handler(SIGTERM);
+    aio::Process p = co_await aio::create_subprocess_exec(
+        "cat", aio::ProcessOptions{.stdin_ = aio::PIPE, .stdout_ = aio::PIPE, .cwd = "/"});
+    auto [out, err] = co_await p.communicate("x");
+    aio::Process q = co_await aio::create_subprocess_shell("exit 1");
+    q.terminate();
+    const int sig = co_await aio::wait_signal(SIGINT, SIGTERM);
+    co_return co_await p.wait() + co_await q.wait() + sig +
+        static_cast<int>(out.size() + err.size());
+}
+
 aio::Task<int> main_task(int in, int out) {
     aio::EventLoop& loop = aio::get_running_loop();
     loop.add_reader(in, [] {});
@@ -66,7 +82,8 @@ aio::Task<int> main_task(int in, int out) {
     auto task = loop.create_task(echo_once(in, out));
     const std::size_t n = co_await task;
     const int from_thread = co_await aio::to_thread([] { return 1; });
-    co_return static_cast<int>(n + calls) + from_thread;
+    const int from_children = co_await children();
+    co_return static_cast<int>(n + calls) + from_thread + from_children;
 }
 
 // Never called: the check is compile-only.

@@ -9,7 +9,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +17,7 @@
 #include <cstdio>
 #include <fstream>
 #include <set>
+#include <spawn.h>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -102,7 +102,8 @@ aio::Task<std::vector<std::string>> basic_cases() {
     }
     {
         aio::Process p = co_await aio::create_subprocess_shell(
-            "echo a; echo b >&2", aio::ProcessOptions{.stdout_ = aio::PIPE, .stderr_ = aio::STDOUT});
+            "echo a; echo b >&2",
+            aio::ProcessOptions{.stdout_ = aio::PIPE, .stderr_ = aio::STDOUT});
         auto [out, err] = co_await p.communicate();
         log.push_back(out + "|" + err + "|" + std::to_string(*p.returncode()));
     }
@@ -129,8 +130,7 @@ aio::Task<std::vector<std::string>> basic_cases() {
 }
 
 const std::vector<std::string> basic_expected{
-    "hello\n||0", "out\n|err\n|3", "a\nb\n||0", "to cat and back|0", "running", "-15",
-    "-15",        "-9"};
+    "hello\n||0", "out\n|err\n|3", "a\nb\n||0", "to cat and back|0", "running", "-15", "-15", "-9"};
 
 } // namespace
 
@@ -205,8 +205,8 @@ TEST_CASE("subprocess: a program that cannot be started throws std::system_error
                        "it in PATH=",
                        0) == 0);
     CHECK(log[0].find("): No such file or directory") != std::string::npos);
-    CHECK(log[1] == "13 create_subprocess_exec: cannot run \"" + not_executable +
-                        "\": Permission denied");
+    CHECK(log[1] ==
+          "13 create_subprocess_exec: cannot run \"" + not_executable + "\": Permission denied");
     CHECK(log[2] == "13 create_subprocess_exec: cannot run \"script.sh\" (looked for it in PATH=" +
                         dir.path + "): Permission denied");
     CHECK(log[3].rfind("2 create_subprocess_exec: cannot run \"/", 0) == 0); // PATH's true
@@ -270,8 +270,7 @@ TEST_CASE("subprocess: stdout_->readline() streams lines as the child writes the
         log.push_back(std::to_string(co_await p.wait()));
         co_return log;
     };
-    REQUIRE(run_bounded(loop, body()) ==
-            std::vector<std::string>{"one\n", "got two\n", "", "0"});
+    REQUIRE(run_bounded(loop, body()) == std::vector<std::string>{"one\n", "got two\n", "", "0"});
     loop.close();
     REQUIRE(aio_test::open_fd_count() == fds);
 }
@@ -349,10 +348,10 @@ TEST_CASE("subprocess: a cancelled wait() or communicate(), and a dropped Proces
         log.push_back("dropped child reaped");
         co_return log;
     };
-    REQUIRE(run_bounded(loop, body()) ==
-            std::vector<std::string>{"wait timed out", "reaped, returncode 0",
-                                     "communicate timed out", "-9", "gone",
-                                     "dropped child reaped"});
+    REQUIRE(run_bounded(loop, body()) == std::vector<std::string>{"wait timed out",
+                                                                  "reaped, returncode 0",
+                                                                  "communicate timed out", "-9",
+                                                                  "gone", "dropped child reaped"});
     REQUIRE(registrations(loop) == 1); // the loop's own wake-up fd
     loop.close();
     REQUIRE(aio_test::open_fd_count() == fds);
@@ -497,8 +496,8 @@ TEST_CASE("subprocess: cwd, env (PATH searched in it, a later pair wins) and an 
             aio::ProcessOptions{.stdout_ = aio::PIPE, .cwd = dir.path, .env = env});
         auto [out, err] = co_await p.communicate();
         const int file = ::open(log_file.c_str(), O_WRONLY | O_CLOEXEC);
-        aio::Process q = co_await aio::create_subprocess_shell("echo to the file",
-                                                               aio::ProcessOptions{.stdout_ = file});
+        aio::Process q = co_await aio::create_subprocess_shell(
+            "echo to the file", aio::ProcessOptions{.stdout_ = file});
         ::close(file); // the child has its own copy
         co_await q.wait();
         co_return out;
@@ -519,7 +518,8 @@ TEST_CASE("subprocess: cwd, env (PATH searched in it, a later pair wins) and an 
 TEST_CASE("subprocess: with SIGCHLD ignored, wait() still gets the exit status "
           "(asyncio bpo-32115 hangs) and the disposition comes back",
           "[subprocess]") {
-    struct sigaction ignore {}, saved{};
+    struct sigaction ignore {
+    }, saved{};
     ignore.sa_handler = SIG_IGN;
     sigemptyset(&ignore.sa_mask);
     ::sigaction(SIGCHLD, &ignore, &saved);
@@ -528,8 +528,7 @@ TEST_CASE("subprocess: with SIGCHLD ignored, wait() still gets the exit status "
     auto body = [&]() -> aio::Task<std::vector<int>> {
         std::vector<int> codes;
         for (int code : {5, 0}) {
-            aio::Process p =
-                co_await aio::create_subprocess_shell("exit " + std::to_string(code));
+            aio::Process p = co_await aio::create_subprocess_shell("exit " + std::to_string(code));
             codes.push_back(co_await aio::wait_for(p.wait(), 10s));
         }
         co_return codes;

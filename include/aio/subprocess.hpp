@@ -210,7 +210,8 @@ public:
 
 private:
     template <class D>
-    friend Process detail::start_process(std::vector<std::string>, const detail::OwnedProcessOptions&);
+    friend Process detail::start_process(std::vector<std::string>,
+                                         const detail::OwnedProcessOptions&);
 
     detail::ChildProcess& checked(const char* what) const {
         if (!child_)
@@ -316,9 +317,9 @@ inline StdioSetup setup_stdio(const Stdio& stdio, int target, const StdioSetup& 
         if (target != 2)
             throw ValueError(std::string("create_subprocess_exec: ") + name +
                              " = aio::STDOUT: only stderr_ can go where stdout goes");
-        setup.child = stdout_setup.child ? dup_above_stdio(stdout_setup.child.get(),
-                                                           "create_subprocess_exec")
-                                         : dup_above_stdio(1, "create_subprocess_exec");
+        setup.child = stdout_setup.child
+                          ? dup_above_stdio(stdout_setup.child.get(), "create_subprocess_exec")
+                          : dup_above_stdio(1, "create_subprocess_exec");
         break;
     case Stdio::Kind::fd:
         if (stdio.fd() < 0)
@@ -371,8 +372,8 @@ Process start_process(std::vector<std::string> argv, const OwnedProcessOptions& 
             continue;
         const int fd = stdio[target].parent.release();
         loop.io().forget_stale(fd);
-        TransportRef ref(new StreamTransport(loop, fd, StreamKind::pipe, options.limit,
-                                             std::nullopt));
+        TransportRef ref(
+            new StreamTransport(loop, fd, StreamKind::pipe, options.limit, std::nullopt));
         if (target == 0)
             process.stdin_.emplace(std::move(ref));
         else if (target == 1)

@@ -43,6 +43,15 @@
 #include <system_error>
 #include <utility>
 
+// pidfds are Linux's; a kqueue build (macOS/BSD, or the kqueue check compiled on Linux)
+// takes the SIGCHLD path.
+#if defined(__linux__) && defined(SYS_pidfd_open) && defined(SYS_pidfd_send_signal) &&             \
+    !AIO_POLLER_KQUEUE
+#define AIO_HAVE_PIDFD 1
+#else
+#define AIO_HAVE_PIDFD 0
+#endif
+
 namespace aio::detail {
 
 /// How children are watched. `automatic`: a pidfd where the kernel has one, else SIGCHLD.
@@ -54,7 +63,7 @@ inline std::atomic<ChildWatchMode> child_watch_mode{ChildWatchMode::automatic};
 /// pidfd_open(pid): an fd (close-on-exec) that becomes readable when the child exits; -1 where
 /// the kernel or platform has none.
 inline int open_pidfd(pid_t pid) noexcept {
-#if defined(__linux__) && defined(SYS_pidfd_open)
+#if AIO_HAVE_PIDFD
     static std::atomic<bool> unsupported{false};
     if (unsupported.load(std::memory_order_relaxed))
         return -1;
@@ -135,7 +144,7 @@ public:
         if (exited_)
             return;
         int rc;
-#if defined(__linux__) && defined(SYS_pidfd_send_signal)
+#if AIO_HAVE_PIDFD
         if (pidfd_ >= 0)
             rc = static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd_, signo, nullptr, 0));
         else
@@ -160,7 +169,9 @@ public:
         release();
     }
 
-    void add_ref() noexcept { ++refs_; }
+    void add_ref() noexcept {
+        ++refs_;
+    }
     void release() noexcept {
         if (--refs_ == 0)
             delete this;
@@ -172,11 +183,14 @@ public:
 private:
     ~ChildProcess() = default;
 
-    bool watching() const noexcept { return pidfd_ >= 0 || sigchld_watch_ != 0; }
+    bool watching() const noexcept {
+        return pidfd_ >= 0 || sigchld_watch_ != 0;
+    }
 
     void watch_sigchld() {
-        sigchld_watch_ = LoopAccess::signals(loop_->loop())
-                             .watch(SIGCHLD, make_callback([this] { check_exit(); }));
+        sigchld_watch_ = LoopAccess::signals(loop_->loop()).watch(SIGCHLD, make_callback([this] {
+                                                                      check_exit();
+                                                                  }));
     }
 
     static void on_pidfd_readable(void* self) {
@@ -185,7 +199,9 @@ private:
         auto& child = *static_cast<ChildProcess*>(self);
         child.loop_->at_turn_end(child);
     }
-    static void pidfd_ready(TurnEndNode& node) { static_cast<ChildProcess&>(node).check_exit(); }
+    static void pidfd_ready(TurnEndNode& node) {
+        static_cast<ChildProcess&>(node).check_exit();
+    }
 
     /// Reaps the child if it has exited; then wakes every waiter and drops the watch.
     void check_exit() {
@@ -252,7 +268,8 @@ private:
             child.loop_->io().close(std::exchange(child.pidfd_, -1));
         }
         if (child.sigchld_watch_)
-            LoopAccess::signals(child.loop_->loop()).unwatch(std::exchange(child.sigchld_watch_, 0));
+            LoopAccess::signals(child.loop_->loop())
+                .unwatch(std::exchange(child.sigchld_watch_, 0));
         int status = 0;
         pid_t r;
         do {

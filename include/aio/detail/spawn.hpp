@@ -13,13 +13,13 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <spawn.h>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -40,7 +40,7 @@ struct ChildStdio {
 struct SpawnRequest {
     std::vector<std::string> argv;
     const std::vector<std::pair<std::string, std::string>>* env = nullptr; // null: inherit
-    std::string cwd;                                                      // empty: inherit
+    std::string cwd;                                                       // empty: inherit
     bool start_new_session = false;
     ChildStdio stdio;
 };
@@ -124,8 +124,8 @@ inline std::string find_program(const std::string& program, const SpawnRequest& 
 }
 
 /// "KEY=VALUE" strings for execve; a later pair replaces an earlier one with the same key.
-inline std::vector<std::string> environment_strings(
-    const std::vector<std::pair<std::string, std::string>>& env) {
+inline std::vector<std::string>
+environment_strings(const std::vector<std::pair<std::string, std::string>>& env) {
     std::vector<std::string> out;
     out.reserve(env.size());
     for (const auto& [key, value] : env) {
@@ -197,9 +197,8 @@ inline pid_t spawn_process(const SpawnRequest& request) {
                              "posix_spawn_file_actions_adddup2");
     if (!request.cwd.empty()) {
 #if defined(__GLIBC__) || defined(__APPLE__) || defined(__FreeBSD__)
-        check_spawn_call(
-            posix_spawn_file_actions_addchdir_np(&setup.actions, request.cwd.c_str()),
-            "posix_spawn_file_actions_addchdir_np");
+        check_spawn_call(posix_spawn_file_actions_addchdir_np(&setup.actions, request.cwd.c_str()),
+                         "posix_spawn_file_actions_addchdir_np");
 #else
         throw RuntimeError("create_subprocess_exec: .cwd is not supported on this platform "
                            "(no posix_spawn_file_actions_addchdir_np)");
@@ -239,8 +238,8 @@ inline pid_t spawn_process(const SpawnRequest& request) {
     check_spawn_call(posix_spawnattr_setflags(&setup.attr, flags), "posix_spawnattr_setflags");
 
     pid_t pid = -1;
-    const int error = ::posix_spawn(&pid, program.c_str(), &setup.actions, &setup.attr,
-                                    argv.data(), request.env ? envp.data() : environ);
+    const int error = ::posix_spawn(&pid, program.c_str(), &setup.actions, &setup.attr, argv.data(),
+                                    request.env ? envp.data() : environ);
     if (error != 0) {
         std::string what = "create_subprocess_exec: cannot run \"" + program + "\"";
         if (!request.cwd.empty())
