@@ -14,6 +14,7 @@
 #include <aio/aio.hpp>
 
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -27,6 +28,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 using namespace std::chrono_literals;
 using aio::detail::LoopAccess;
@@ -226,5 +228,40 @@ TEST_CASE("signals: loop.add_signal_handler on two loops in two threads: each lo
         CHECK(wa.always_on_loop_thread.load());
         CHECK(wb.always_on_loop_thread.load());
     }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
+}
+
+TEST_CASE("subprocess: loops in two threads each start and reap their own children, with a "
+          "pidfd and with the SIGCHLD watcher",
+          "[threads][subprocess]") {
+    const int fds_before = aio_test::open_fd_count();
+    for (auto mode :
+         {aio::detail::ChildWatchMode::automatic, aio::detail::ChildWatchMode::sigchld}) {
+        aio::detail::child_watch_mode.store(mode);
+        // Each thread's children exit with codes only that thread uses.
+        auto children = [](int base) -> aio::Task<std::vector<int>> {
+            std::vector<aio::Task<int>> runs;
+            for (int i = 0; i < 20; ++i)
+                runs.push_back([](int code) -> aio::Task<int> {
+                    aio::Process p =
+                        co_await aio::create_subprocess_shell("exit " + std::to_string(code));
+                    co_return co_await p.wait();
+                }(base + i));
+            co_return co_await aio::gather(std::move(runs));
+        };
+        std::vector<int> codes_a, codes_b;
+        std::thread a([&] { codes_a = aio::run(children(0)); });
+        std::thread b([&] { codes_b = aio::run(children(100)); });
+        a.join();
+        b.join();
+        for (int i = 0; i < 20; ++i) {
+            CHECK(codes_a[i] == i);
+            CHECK(codes_b[i] == 100 + i);
+        }
+    }
+    aio::detail::child_watch_mode.store(aio::detail::ChildWatchMode::automatic);
+    errno = 0;
+    CHECK(::waitpid(-1, nullptr, WNOHANG) == -1);
+    CHECK(errno == ECHILD);
     REQUIRE(aio_test::open_fd_count() == fds_before);
 }

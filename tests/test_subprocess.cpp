@@ -134,7 +134,7 @@ const std::vector<std::string> basic_expected{
 
 } // namespace
 
-TEST_CASE("subprocess: communicate returns what the child wrote; returncode is the exit "
+TEST_CASE("subprocess: communicate returns what the child wrote, and returncode is the exit "
           "status, or minus the signal that killed it",
           "[subprocess]") {
     aio::EventLoop loop; // its own fds live until it is destroyed: counted from here
@@ -357,7 +357,7 @@ TEST_CASE("subprocess: a cancelled wait() or communicate(), and a dropped Proces
     REQUIRE(aio_test::open_fd_count() == fds);
 }
 
-TEST_CASE("subprocess: a loop that closes reaps the child it killed; a Process that outlives "
+TEST_CASE("subprocess: a loop that closes reaps the child it killed, and a Process that outlives "
           "its loop kills and reaps its child when it goes",
           "[subprocess]") {
     const int fds = aio_test::open_fd_count();
@@ -375,6 +375,12 @@ TEST_CASE("subprocess: a loop that closes reaps the child it killed; a Process t
         CHECK(process_state(killed_at_close) == 0);
         CHECK(process_state(survivor.pid()) != 0); // still running: its Process lives
         CHECK(!survivor.returncode());
+        aio::EventLoop another;
+        CHECK_THROWS_WITH(another.run_until_complete(
+                              [&]() -> aio::Task<int> { co_return co_await survivor.wait(); }()),
+                          "wait(): pid " + std::to_string(survivor.pid()) +
+                              " was started by an event loop that is closed; nothing watches it "
+                              "any more (its Process kills and reaps it when it goes)");
     }
     const int pid = survivor.pid();
     survivor = aio::Process();

@@ -119,17 +119,19 @@ public:
     /// the watch another until the child is reaped.
     void started(pid_t pid) {
         pid_ = pid;
+        try {
+            if (!sigchld_watch_)
+                watch_pidfd();
+        } catch (...) {
+            // Not watched, so it could never be reaped: it goes now, and the caller abandons
+            // this (a registration failure is as rare as running out of memory).
+            send_kill();
+            reap_blocking();
+            throw;
+        }
         refs_ = 2;
         loop_->add_resource(*this);
-        if (!sigchld_watch_) {
-            pidfd_ = open_pidfd(pid);
-            if (pidfd_ >= 0) {
-                loop_->io().forget_stale(pidfd_);
-                loop_->io().add_internal_reader(pidfd_, &on_pidfd_readable, this);
-            } else {
-                watch_sigchld(); // the exit may already have happened: check_exit below sees it
-            }
-        }
+        is_resource_ = true;
         check_exit(); // last: it may reap the child and drop the watch's reference
     }
 
@@ -137,6 +139,8 @@ public:
     bool exited() const noexcept { return exited_; }
     int returncode() const noexcept { return returncode_; }
     bool status_lost() const noexcept { return status_lost_; }
+    /// Whether a loop still watches for the exit (false once that loop has closed).
+    bool watched() const noexcept { return watching(); }
 
     /// Sends `signo` unless the child was already reaped (then nothing: its pid may belong to
     /// another process by now). With a pidfd the signal cannot reach a recycled pid at all.
@@ -187,6 +191,21 @@ private:
         return pidfd_ >= 0 || sigchld_watch_ != 0;
     }
 
+    void watch_pidfd() {
+        pidfd_ = open_pidfd(pid_);
+        if (pidfd_ < 0) {
+            watch_sigchld(); // the exit may already have happened: started() checks
+            return;
+        }
+        loop_->io().forget_stale(pidfd_);
+        try {
+            loop_->io().add_internal_reader(pidfd_, &on_pidfd_readable, this);
+        } catch (...) {
+            ::close(std::exchange(pidfd_, -1));
+            watch_sigchld();
+        }
+    }
+
     void watch_sigchld() {
         sigchld_watch_ = LoopAccess::signals(loop_->loop()).watch(SIGCHLD, make_callback([this] {
                                                                       check_exit();
@@ -235,7 +254,7 @@ private:
         }
         if (sigchld_watch_)
             LoopAccess::signals(loop_->loop()).unwatch(std::exchange(sigchld_watch_, 0));
-        if (pid_ > 0)
+        if (std::exchange(is_resource_, false))
             loop_->remove_resource(*this);
     }
 
@@ -263,6 +282,7 @@ private:
     /// until that Process goes (handle_dropped kills and reaps it).
     static void loop_closed(LoopResource& resource) noexcept {
         auto& child = static_cast<ChildProcess&>(resource);
+        child.is_resource_ = false; // the loop unlinked it
         if (child.pidfd_ >= 0) {
             child.loop_->cancel_turn_end(child);
             child.loop_->io().close(std::exchange(child.pidfd_, -1));
@@ -291,6 +311,7 @@ private:
     bool exited_ = false;
     bool status_lost_ = false;
     bool handle_alive_ = true;
+    bool is_resource_ = false; // in the loop's resource list
     ChildExitWait* waiters_ = nullptr;
 };
 
@@ -310,7 +331,11 @@ public:
     }
 
     bool ready() const noexcept { return child_->exited(); }
-    void arm() noexcept {
+    void arm() {
+        if (!child_->watched())
+            throw RuntimeError("wait(): pid " + std::to_string(child_->pid()) +
+                               " was started by an event loop that is closed; nothing watches "
+                               "it any more (its Process kills and reaps it when it goes)");
         child_->link_waiter(*this);
         linked_ = true;
     }
