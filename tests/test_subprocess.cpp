@@ -84,6 +84,24 @@ struct WatchMode {
     ~WatchMode() { aio::detail::child_watch_mode.store(aio::detail::ChildWatchMode::automatic); }
 };
 
+/// Runs the task `make_body()` returns on a loop of its own, then checks that it left no
+/// registration but the loop's own (`registrations_left`: its wake-up fd, and the signal pipe
+/// when SIGCHLD was watched) and, once the loop is gone, no fd.
+template <class F>
+auto run_counted(F make_body, std::size_t registrations_left = 1,
+                 std::chrono::milliseconds limit = 20s) {
+    const int fds = aio_test::open_fd_count();
+    auto result = [&] {
+        aio::EventLoop loop;
+        auto value = run_bounded(loop, make_body(), limit);
+        CHECK(registrations(loop) == registrations_left);
+        loop.close();
+        return value;
+    }();
+    CHECK(aio_test::open_fd_count() == fds);
+    return result;
+}
+
 /// Exit codes, signals and communicate — the cases both watch modes must get right.
 aio::Task<std::vector<std::string>> basic_cases() {
     std::vector<std::string> log;
@@ -137,12 +155,7 @@ const std::vector<std::string> basic_expected{
 TEST_CASE("subprocess: communicate returns what the child wrote, and returncode is the exit "
           "status, or minus the signal that killed it",
           "[subprocess]") {
-    aio::EventLoop loop; // its own fds live until it is destroyed: counted from here
-    const int fds = aio_test::open_fd_count();
-    REQUIRE(run_bounded(loop, basic_cases()) == basic_expected);
-    REQUIRE(registrations(loop) == 1); // the loop's own wake-up fd
-    loop.close();
-    REQUIRE(aio_test::open_fd_count() == fds);
+    REQUIRE(run_counted(basic_cases) == basic_expected);
 }
 
 TEST_CASE("subprocess: a program that cannot be started throws std::system_error in the "
@@ -150,8 +163,6 @@ TEST_CASE("subprocess: a program that cannot be started throws std::system_error
           "[subprocess]") {
     TempDir dir;
     const std::string not_executable = dir.add("script.sh", "#!/bin/sh\necho hi\n", 0644);
-    aio::EventLoop loop; // its own fds live until it is destroyed: counted from here
-    const int fds = aio_test::open_fd_count();
     auto body = [&]() -> aio::Task<std::vector<std::string>> {
         std::vector<std::string> log;
         auto expect_system_error = [&](aio::Task<aio::Process> start) -> aio::Task<> {
@@ -199,7 +210,7 @@ TEST_CASE("subprocess: a program that cannot be started throws std::system_error
         }
         co_return log;
     };
-    const std::vector<std::string> log = run_bounded(loop, body());
+    const std::vector<std::string> log = run_counted(body);
     REQUIRE(log.size() == 10);
     CHECK(log[0].rfind("2 create_subprocess_exec: cannot run \"aio-no-such-program\" (looked for "
                        "it in PATH=",
@@ -224,8 +235,6 @@ TEST_CASE("subprocess: a program that cannot be started throws std::system_error
     errno = 0;
     CHECK(::waitpid(-1, nullptr, WNOHANG) == -1);
     CHECK(errno == ECHILD);
-    loop.close();
-    REQUIRE(aio_test::open_fd_count() == fds);
 }
 
 TEST_CASE("subprocess: communicate moves 10 MiB each way through cat without deadlock",
@@ -236,8 +245,6 @@ TEST_CASE("subprocess: communicate moves 10 MiB each way through cat without dea
         x = x * 1103515245u + 12345u;
         c = static_cast<char>(x >> 24);
     }
-    aio::EventLoop loop;
-    const int fds = aio_test::open_fd_count();
     auto body = [&]() -> aio::Task<std::string> {
         aio::Process p = co_await aio::create_subprocess_exec(
             "cat", aio::ProcessOptions{.stdin_ = aio::PIPE, .stdout_ = aio::PIPE});
@@ -245,17 +252,13 @@ TEST_CASE("subprocess: communicate moves 10 MiB each way through cat without dea
         CHECK(co_await p.wait() == 0);
         co_return std::move(out);
     };
-    const std::string out = run_bounded(loop, body(), 40s);
+    const std::string out = run_counted(body, 1, 40s);
     REQUIRE(out.size() == input.size());
     REQUIRE(out == input);
-    loop.close();
-    REQUIRE(aio_test::open_fd_count() == fds);
 }
 
 TEST_CASE("subprocess: stdout_->readline() streams lines as the child writes them",
           "[subprocess]") {
-    aio::EventLoop loop;
-    const int fds = aio_test::open_fd_count();
     auto body = [&]() -> aio::Task<std::vector<std::string>> {
         std::vector<std::string> log;
         aio::Process p = co_await aio::create_subprocess_shell(
@@ -270,16 +273,12 @@ TEST_CASE("subprocess: stdout_->readline() streams lines as the child writes the
         log.push_back(std::to_string(co_await p.wait()));
         co_return log;
     };
-    REQUIRE(run_bounded(loop, body()) == std::vector<std::string>{"one\n", "got two\n", "", "0"});
-    loop.close();
-    REQUIRE(aio_test::open_fd_count() == fds);
+    REQUIRE(run_counted(body) == std::vector<std::string>{"one\n", "got two\n", "", "0"});
 }
 
 TEST_CASE("subprocess: wait() returns when the child exits even though a grandchild still "
           "holds its stdout",
           "[subprocess]") {
-    aio::EventLoop loop; // its own fds live until it is destroyed: counted from here
-    const int fds = aio_test::open_fd_count();
     int grandchild = -1;
     auto body = [&]() -> aio::Task<std::vector<std::string>> {
         std::vector<std::string> log;
@@ -300,18 +299,13 @@ TEST_CASE("subprocess: wait() returns when the child exits even though a grandch
         log.push_back("[" + co_await aio::wait_for(p.stdout_->read(), 10s) + "]");
         co_return log;
     };
-    REQUIRE(run_bounded(loop, body()) ==
+    REQUIRE(run_counted(body) ==
             std::vector<std::string>{"4", "promptly", "pipe still open", "[]"});
-    REQUIRE(registrations(loop) == 1); // the loop's own wake-up fd
-    loop.close();
-    REQUIRE(aio_test::open_fd_count() == fds);
 }
 
 TEST_CASE("subprocess: a cancelled wait() or communicate(), and a dropped Process, leave no "
           "zombie and no registration",
           "[subprocess]") {
-    aio::EventLoop loop; // its own fds live until it is destroyed: counted from here
-    const int fds = aio_test::open_fd_count();
     auto body = [&]() -> aio::Task<std::vector<std::string>> {
         std::vector<std::string> log;
         {
@@ -348,13 +342,9 @@ TEST_CASE("subprocess: a cancelled wait() or communicate(), and a dropped Proces
         log.push_back("dropped child reaped");
         co_return log;
     };
-    REQUIRE(run_bounded(loop, body()) == std::vector<std::string>{"wait timed out",
-                                                                  "reaped, returncode 0",
-                                                                  "communicate timed out", "-9",
-                                                                  "gone", "dropped child reaped"});
-    REQUIRE(registrations(loop) == 1); // the loop's own wake-up fd
-    loop.close();
-    REQUIRE(aio_test::open_fd_count() == fds);
+    REQUIRE(run_counted(body) == std::vector<std::string>{"wait timed out", "reaped, returncode 0",
+                                                          "communicate timed out", "-9", "gone",
+                                                          "dropped child reaped"});
 }
 
 TEST_CASE("subprocess: a loop that closes reaps the child it killed, and a Process that outlives "
@@ -391,8 +381,6 @@ TEST_CASE("subprocess: a loop that closes reaps the child it killed, and a Proce
 TEST_CASE("subprocess: 200 concurrent short children are all reaped with their own exit "
           "codes",
           "[subprocess]") {
-    aio::EventLoop loop; // its own fds live until it is destroyed: counted from here
-    const int fds = aio_test::open_fd_count();
     auto one = [](int i) -> aio::Task<int> {
         aio::Process p = co_await aio::create_subprocess_exec(
             i % 2 ? "true" : "false", aio::ProcessOptions{.stdout_ = aio::DEVNULL});
@@ -404,21 +392,16 @@ TEST_CASE("subprocess: 200 concurrent short children are all reaped with their o
             tasks.push_back(one(i));
         co_return co_await aio::gather(std::move(tasks));
     };
-    const std::vector<int> codes = run_bounded(loop, body(), 60s);
+    const std::vector<int> codes = run_counted(body, 1, 60s);
     REQUIRE(codes.size() == 200);
     for (int i = 0; i < 200; ++i)
         REQUIRE(codes[i] == (i % 2 ? 0 : 1));
     errno = 0;
     CHECK(::waitpid(-1, nullptr, WNOHANG) == -1);
     CHECK(errno == ECHILD);
-    REQUIRE(registrations(loop) == 1); // the loop's own wake-up fd
-    loop.close();
-    REQUIRE(aio_test::open_fd_count() == fds);
 }
 
 TEST_CASE("subprocess: kill() ends a child blocked writing to a full pipe", "[subprocess]") {
-    aio::EventLoop loop; // its own fds live until it is destroyed: counted from here
-    const int fds = aio_test::open_fd_count();
     auto body = [&]() -> aio::Task<std::vector<std::string>> {
         std::vector<std::string> log;
         aio::Process p =
@@ -435,9 +418,7 @@ TEST_CASE("subprocess: kill() ends a child blocked writing to a full pipe", "[su
         log.push_back(data);
         co_return log;
     };
-    REQUIRE(run_bounded(loop, body()) == std::vector<std::string>{"blocked", "-9", "y\ny\ny\ny\n"});
-    loop.close();
-    REQUIRE(aio_test::open_fd_count() == fds);
+    REQUIRE(run_counted(body) == std::vector<std::string>{"blocked", "-9", "y\ny\ny\ny\n"});
 }
 
 TEST_CASE("subprocess: no fd but the requested ones reaches the child", "[subprocess]") {
@@ -446,8 +427,6 @@ TEST_CASE("subprocess: no fd but the requested ones reaches the child", "[subpro
     REQUIRE(::dup2(leaky, 57) == 57);
     int sockets[2];
     REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, sockets) == 0);
-    aio::EventLoop loop;
-    const int fds = aio_test::open_fd_count();
     auto body = [&]() -> aio::Task<std::string> {
         aio::Process p = co_await aio::create_subprocess_exec(
             "ls", "-l", "/proc/self/fd/",
@@ -456,7 +435,7 @@ TEST_CASE("subprocess: no fd but the requested ones reaches the child", "[subpro
         CHECK(co_await p.wait() == 0);
         co_return std::move(out);
     };
-    const std::string listing = run_bounded(loop, body());
+    const std::string listing = run_counted(body);
     std::set<int> seen;
     std::istringstream lines(listing);
     for (std::string line; std::getline(lines, line);) {
@@ -481,8 +460,6 @@ TEST_CASE("subprocess: no fd but the requested ones reaches the child", "[subpro
     CHECK(seen.count(2) == 1);
     CHECK(seen.count(57) == 0);
     CHECK(seen.size() <= 4);
-    loop.close();
-    REQUIRE(aio_test::open_fd_count() == fds);
     ::close(leaky);
     ::close(57);
     ::close(sockets[0]);
@@ -493,8 +470,6 @@ TEST_CASE("subprocess: cwd, env (PATH searched in it, a later pair wins) and an 
           "[subprocess]") {
     TempDir dir;
     const std::string log_file = dir.add("out.txt", "", 0644);
-    aio::EventLoop loop; // its own fds live until it is destroyed: counted from here
-    const int fds = aio_test::open_fd_count();
     auto body = [&]() -> aio::Task<std::string> {
         const aio::Environment env{{"FOO", "bar"}, {"FOO", "baz"}};
         aio::Process p = co_await aio::create_subprocess_exec(
@@ -508,7 +483,7 @@ TEST_CASE("subprocess: cwd, env (PATH searched in it, a later pair wins) and an 
         co_await q.wait();
         co_return out;
     };
-    REQUIRE(run_bounded(loop, body()) == dir.path + "\nbaz\nunset\n");
+    REQUIRE(run_counted(body) == dir.path + "\nbaz\nunset\n");
     std::string line;
     std::getline(std::ifstream(log_file), line);
     REQUIRE(line == "to the file");
@@ -517,8 +492,6 @@ TEST_CASE("subprocess: cwd, env (PATH searched in it, a later pair wins) and an 
     for (const auto& [key, value] : here)
         has_path = has_path || (key == "PATH" && value == ::getenv("PATH"));
     REQUIRE(has_path);
-    loop.close();
-    REQUIRE(aio_test::open_fd_count() == fds);
 }
 
 TEST_CASE("subprocess: with SIGCHLD ignored, wait() still gets the exit status "
@@ -529,8 +502,6 @@ TEST_CASE("subprocess: with SIGCHLD ignored, wait() still gets the exit status "
     ignore.sa_handler = SIG_IGN;
     sigemptyset(&ignore.sa_mask);
     ::sigaction(SIGCHLD, &ignore, &saved);
-    aio::EventLoop loop;
-    const int fds = aio_test::open_fd_count();
     auto body = [&]() -> aio::Task<std::vector<int>> {
         std::vector<int> codes;
         for (int code : {5, 0}) {
@@ -539,13 +510,11 @@ TEST_CASE("subprocess: with SIGCHLD ignored, wait() still gets the exit status "
         }
         co_return codes;
     };
-    const std::vector<int> codes = run_bounded(loop, body());
-    loop.close();
+    const std::vector<int> codes = run_counted(body, 2) /* and the signal pipe */;
     const bool ignored_again = aio_test::io::current_handler(SIGCHLD) == SIG_IGN;
     ::sigaction(SIGCHLD, &saved, nullptr);
     REQUIRE(codes == std::vector<int>{5, 0});
     REQUIRE(ignored_again);
-    REQUIRE(aio_test::open_fd_count() == fds);
 }
 
 TEST_CASE("subprocess: the SIGCHLD watcher (macOS/BSD, Linux < 5.3) gets the same results "
@@ -557,8 +526,6 @@ TEST_CASE("subprocess: the SIGCHLD watcher (macOS/BSD, Linux < 5.3) gets the sam
     char sh[] = "/bin/sh", c[] = "-c", cmd[] = "sleep 0.05; exit 7";
     char* argv[] = {sh, c, cmd, nullptr};
     REQUIRE(::posix_spawn(&foreign, "/bin/sh", nullptr, nullptr, argv, environ) == 0);
-    aio::EventLoop loop;
-    const int fds = aio_test::open_fd_count();
     auto body = [&]() -> aio::Task<std::vector<std::string>> {
         std::vector<std::string> log = co_await basic_cases();
         // The foreign child exits while the loop watches SIGCHLD for its own.
@@ -568,12 +535,9 @@ TEST_CASE("subprocess: the SIGCHLD watcher (macOS/BSD, Linux < 5.3) gets the sam
     };
     std::vector<std::string> expected = basic_expected;
     expected.push_back("0");
-    REQUIRE(run_bounded(loop, body()) == expected);
+    REQUIRE(run_counted(body, 2) /* and the signal pipe */ == expected);
     int status = 0;
     REQUIRE(::waitpid(foreign, &status, 0) == foreign);
     REQUIRE(WIFEXITED(status));
     REQUIRE(WEXITSTATUS(status) == 7);
-    REQUIRE(registrations(loop) == 2); // the wake-up fd and the signal pipe
-    loop.close();
-    REQUIRE(aio_test::open_fd_count() == fds);
 }
