@@ -68,7 +68,8 @@ inline constexpr Stdio STDOUT{Stdio::Kind::stdout_};
 using Environment = std::vector<std::pair<std::string, std::string>>;
 
 /// This process's environment, as an aio::Environment.
-inline Environment current_environment() {
+template <class D = void> // compiled only where used
+Environment current_environment() {
     Environment env;
     for (char** entry = environ; entry && *entry; ++entry) {
         const std::string_view text(*entry);
@@ -114,7 +115,9 @@ class Process;
 
 namespace detail {
 
-/// ProcessOptions with its views copied: what the spawn task keeps until it runs.
+/// ProcessOptions with its views copied: what the spawn task keeps until it runs. (A template
+/// so that only units that start processes instantiate what it holds.)
+template <class D>
 struct OwnedProcessOptions {
     explicit OwnedProcessOptions(const ProcessOptions& options)
         : stdio{options.stdin_, options.stdout_, options.stderr_}, cwd(options.cwd),
@@ -130,7 +133,7 @@ struct OwnedProcessOptions {
 };
 
 template <class D = void>
-Process start_process(std::vector<std::string> argv, const OwnedProcessOptions& options);
+Process start_process(std::vector<std::string> argv, const OwnedProcessOptions<D>& options);
 
 } // namespace detail
 
@@ -211,7 +214,7 @@ public:
 private:
     template <class D>
     friend Process detail::start_process(std::vector<std::string>,
-                                         const detail::OwnedProcessOptions&);
+                                         const detail::OwnedProcessOptions<D>&);
 
     detail::ChildProcess& checked(const char* what) const {
         if (!child_)
@@ -275,12 +278,14 @@ struct StdioSetup {
     OwnedFd parent;
 };
 
-inline OwnedFd moved_above_stdio(int fd, const char* what) {
+template <class D = void>
+OwnedFd moved_above_stdio(int fd, const char* what) {
     OwnedFd owned(fd);
-    return fd >= 3 ? std::move(owned) : dup_above_stdio(fd, what);
+    return fd >= 3 ? std::move(owned) : dup_above_stdio<D>(fd, what);
 }
 
-inline StdioSetup setup_stdio(const Stdio& stdio, int target, const StdioSetup& stdout_setup) {
+template <class D = void>
+StdioSetup setup_stdio(const Stdio& stdio, int target, const StdioSetup& stdout_setup) {
     static constexpr const char* names[] = {"stdin_", "stdout_", "stderr_"};
     const char* name = names[target];
     StdioSetup setup;
@@ -301,7 +306,7 @@ inline StdioSetup setup_stdio(const Stdio& stdio, int target, const StdioSetup& 
         const int parent_end = target == 0 ? fds[1] : fds[0];
         const int child_end = target == 0 ? fds[0] : fds[1];
         setup.parent = OwnedFd(parent_end);
-        setup.child = moved_above_stdio(child_end, "create_subprocess_exec");
+        setup.child = moved_above_stdio<D>(child_end, "create_subprocess_exec");
         ::fcntl(parent_end, F_SETFL, ::fcntl(parent_end, F_GETFL) | O_NONBLOCK);
         break;
     }
@@ -310,7 +315,7 @@ inline StdioSetup setup_stdio(const Stdio& stdio, int target, const StdioSetup& 
         if (fd < 0)
             throw std::system_error(errno, std::system_category(),
                                     "create_subprocess_exec: open(\"/dev/null\")");
-        setup.child = moved_above_stdio(fd, "create_subprocess_exec");
+        setup.child = moved_above_stdio<D>(fd, "create_subprocess_exec");
         break;
     }
     case Stdio::Kind::stdout_:
@@ -318,8 +323,8 @@ inline StdioSetup setup_stdio(const Stdio& stdio, int target, const StdioSetup& 
             throw ValueError(std::string("create_subprocess_exec: ") + name +
                              " = aio::STDOUT: only stderr_ can go where stdout goes");
         setup.child = stdout_setup.child
-                          ? dup_above_stdio(stdout_setup.child.get(), "create_subprocess_exec")
-                          : dup_above_stdio(1, "create_subprocess_exec");
+                          ? dup_above_stdio<D>(stdout_setup.child.get(), "create_subprocess_exec")
+                          : dup_above_stdio<D>(1, "create_subprocess_exec");
         break;
     case Stdio::Kind::fd:
         if (stdio.fd() < 0)
@@ -327,20 +332,20 @@ inline StdioSetup setup_stdio(const Stdio& stdio, int target, const StdioSetup& 
                              std::to_string(stdio.fd()) +
                              ": not an fd; use aio::PIPE, aio::DEVNULL, aio::INHERIT or an "
                              "open fd");
-        setup.child = dup_above_stdio(stdio.fd(), "create_subprocess_exec");
+        setup.child = dup_above_stdio<D>(stdio.fd(), "create_subprocess_exec");
         break;
     }
     return setup;
 }
 
 template <class D>
-Process start_process(std::vector<std::string> argv, const OwnedProcessOptions& options) {
+Process start_process(std::vector<std::string> argv, const OwnedProcessOptions<D>& options) {
     LoopCore& loop = LoopAccess::core(get_running_loop());
     loop.check_usable("create_subprocess_exec");
 
     StdioSetup stdio[3];
     for (int target = 0; target < 3; ++target)
-        stdio[target] = setup_stdio(options.stdio[target], target, stdio[1]);
+        stdio[target] = setup_stdio<D>(options.stdio[target], target, stdio[1]);
 
     SpawnRequest request;
     request.argv = std::move(argv);
@@ -353,7 +358,7 @@ Process start_process(std::vector<std::string> argv, const OwnedProcessOptions& 
     auto* child = new ChildProcess(loop);
     pid_t pid;
     try {
-        pid = spawn_process(request);
+        pid = spawn_process<D>(request);
     } catch (...) {
         child->abandon();
         throw;
@@ -385,7 +390,7 @@ Process start_process(std::vector<std::string> argv, const OwnedProcessOptions& 
 }
 
 template <class D = void>
-Task<Process> spawn_task(std::vector<std::string> argv, OwnedProcessOptions options) {
+Task<Process> spawn_task(std::vector<std::string> argv, OwnedProcessOptions<D> options) {
     co_return start_process<D>(std::move(argv), options);
 }
 
@@ -414,7 +419,7 @@ void add_exec_arg(std::vector<std::string>& argv, ProcessOptions& options, A&& a
 template <class D = void>
 Task<Process> create_subprocess_exec(std::vector<std::string> argv,
                                      const ProcessOptions& options = {}) {
-    return detail::spawn_task<D>(std::move(argv), detail::OwnedProcessOptions(options));
+    return detail::spawn_task<D>(std::move(argv), detail::OwnedProcessOptions<D>(options));
 }
 
 /// `co_await aio::create_subprocess_exec("grep", "-c", "x", aio::ProcessOptions{...})`: as
@@ -430,7 +435,8 @@ Task<Process> create_subprocess_exec(std::string_view program, Args&&... args) {
     argv.emplace_back(program);
     ProcessOptions options;
     (detail::add_exec_arg(argv, options, std::forward<Args>(args)), ...);
-    return detail::spawn_task<>(std::move(argv), detail::OwnedProcessOptions(options));
+    using D = detail::deferred_t<void(Args...), void>;
+    return detail::spawn_task<D>(std::move(argv), detail::OwnedProcessOptions<D>(options));
 }
 
 /// `co_await aio::create_subprocess_shell("ls | wc -l", options)`: runs `command` with
@@ -443,7 +449,7 @@ Task<Process> create_subprocess_shell(std::string command, const ProcessOptions&
     argv.emplace_back("/bin/sh");
     argv.emplace_back("-c");
     argv.push_back(std::move(command));
-    return detail::spawn_task<D>(std::move(argv), detail::OwnedProcessOptions(options));
+    return detail::spawn_task<D>(std::move(argv), detail::OwnedProcessOptions<D>(options));
 }
 
 } // namespace aio

@@ -69,7 +69,8 @@ private:
 
 /// A close-on-exec duplicate of `fd` numbered 3 or above (the child's stdio setup dup2()s it
 /// onto 0..2; a source among 0..2 could be overwritten by an earlier dup2).
-inline OwnedFd dup_above_stdio(int fd, const char* what) {
+template <class D = void> // compiled only where used, as every function here
+OwnedFd dup_above_stdio(int fd, const char* what) {
     const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
     if (copy < 0)
         throw std::system_error(errno, std::system_category(),
@@ -79,7 +80,8 @@ inline OwnedFd dup_above_stdio(int fd, const char* what) {
 }
 
 /// The directories of a PATH value; an empty entry is the current directory.
-inline std::string path_of(const SpawnRequest& request) {
+template <class D = void>
+std::string path_of(const SpawnRequest& request) {
     if (request.env) {
         std::string path = "/bin:/usr/bin"; // execvp's default when the environment has none
         for (const auto& [key, value] : *request.env)
@@ -93,12 +95,13 @@ inline std::string path_of(const SpawnRequest& request) {
 
 /// The file `program` names: itself when it has a '/', else the first executable regular file
 /// in PATH (execvp's rules: EACCES only when something was found but none could be run).
-inline std::string find_program(const std::string& program, const SpawnRequest& request) {
+template <class D = void>
+std::string find_program(const std::string& program, const SpawnRequest& request) {
     if (program.empty())
         throw ValueError("create_subprocess_exec: the program name is empty");
     if (program.find('/') != std::string::npos)
         return program;
-    const std::string path = path_of(request);
+    const std::string path = path_of<D>(request);
     int error = ENOENT;
     std::size_t begin = 0;
     for (;;) {
@@ -124,7 +127,8 @@ inline std::string find_program(const std::string& program, const SpawnRequest& 
 }
 
 /// "KEY=VALUE" strings for execve; a later pair replaces an earlier one with the same key.
-inline std::vector<std::string>
+template <class D = void>
+std::vector<std::string>
 environment_strings(const std::vector<std::pair<std::string, std::string>>& env) {
     std::vector<std::string> out;
     out.reserve(env.size());
@@ -162,7 +166,8 @@ struct SpawnSetup {
     SpawnSetup& operator=(const SpawnSetup&) = delete;
 };
 
-inline void check_spawn_call(int error, const char* call) {
+template <class D = void>
+void check_spawn_call(int error, const char* call) {
     if (error != 0)
         throw std::system_error(error, std::system_category(),
                                 std::string("create_subprocess_exec: ") + call);
@@ -170,10 +175,11 @@ inline void check_spawn_call(int error, const char* call) {
 
 /// Starts the child; returns its pid. Throws std::system_error when it cannot be started
 /// (ENOENT, EACCES, ENOEXEC, a cwd that does not exist...), aio::ValueError for a bad request.
-inline pid_t spawn_process(const SpawnRequest& request) {
+template <class D = void>
+pid_t spawn_process(const SpawnRequest& request) {
     if (request.argv.empty())
         throw ValueError("create_subprocess_exec: argv is empty; give at least the program");
-    const std::string program = find_program(request.argv.front(), request);
+    const std::string program = find_program<D>(request.argv.front(), request);
 
     std::vector<char*> argv;
     argv.reserve(request.argv.size() + 1);
@@ -184,7 +190,7 @@ inline pid_t spawn_process(const SpawnRequest& request) {
     std::vector<std::string> env_strings;
     std::vector<char*> envp;
     if (request.env) {
-        env_strings = environment_strings(*request.env);
+        env_strings = environment_strings<D>(*request.env);
         for (std::string& entry : env_strings)
             envp.push_back(entry.data());
         envp.push_back(nullptr);
@@ -193,12 +199,13 @@ inline pid_t spawn_process(const SpawnRequest& request) {
     SpawnSetup setup;
     for (int target = 0; target < 3; ++target)
         if (const int source = request.stdio.fds[target]; source >= 0)
-            check_spawn_call(posix_spawn_file_actions_adddup2(&setup.actions, source, target),
-                             "posix_spawn_file_actions_adddup2");
+            check_spawn_call<D>(posix_spawn_file_actions_adddup2(&setup.actions, source, target),
+                                "posix_spawn_file_actions_adddup2");
     if (!request.cwd.empty()) {
 #if defined(__GLIBC__) || defined(__APPLE__) || defined(__FreeBSD__)
-        check_spawn_call(posix_spawn_file_actions_addchdir_np(&setup.actions, request.cwd.c_str()),
-                         "posix_spawn_file_actions_addchdir_np");
+        check_spawn_call<D>(
+            posix_spawn_file_actions_addchdir_np(&setup.actions, request.cwd.c_str()),
+            "posix_spawn_file_actions_addchdir_np");
 #else
         throw RuntimeError("create_subprocess_exec: .cwd is not supported on this platform "
                            "(no posix_spawn_file_actions_addchdir_np)");
@@ -208,8 +215,8 @@ inline pid_t spawn_process(const SpawnRequest& request) {
     short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
     // Every fd aio opens is close-on-exec; these close the ones other code left inheritable.
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-    check_spawn_call(posix_spawn_file_actions_addclosefrom_np(&setup.actions, 3),
-                     "posix_spawn_file_actions_addclosefrom_np");
+    check_spawn_call<D>(posix_spawn_file_actions_addclosefrom_np(&setup.actions, 3),
+                        "posix_spawn_file_actions_addclosefrom_np");
 #elif defined(POSIX_SPAWN_CLOEXEC_DEFAULT)
     flags |= POSIX_SPAWN_CLOEXEC_DEFAULT; // macOS: only the dup2() targets survive exec
 #endif
@@ -231,11 +238,11 @@ inline pid_t spawn_process(const SpawnRequest& request) {
     sigaddset(&defaults, SIGXFSZ);
     sigset_t empty_mask;
     sigemptyset(&empty_mask);
-    check_spawn_call(posix_spawnattr_setsigdefault(&setup.attr, &defaults),
-                     "posix_spawnattr_setsigdefault");
-    check_spawn_call(posix_spawnattr_setsigmask(&setup.attr, &empty_mask),
-                     "posix_spawnattr_setsigmask");
-    check_spawn_call(posix_spawnattr_setflags(&setup.attr, flags), "posix_spawnattr_setflags");
+    check_spawn_call<D>(posix_spawnattr_setsigdefault(&setup.attr, &defaults),
+                        "posix_spawnattr_setsigdefault");
+    check_spawn_call<D>(posix_spawnattr_setsigmask(&setup.attr, &empty_mask),
+                        "posix_spawnattr_setsigmask");
+    check_spawn_call<D>(posix_spawnattr_setflags(&setup.attr, flags), "posix_spawnattr_setflags");
 
     pid_t pid = -1;
     const int error = ::posix_spawn(&pid, program.c_str(), &setup.actions, &setup.attr, argv.data(),
