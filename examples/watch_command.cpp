@@ -7,13 +7,13 @@
 // (.start_new_session), so an overrun kills its whole process group: killing only the shell
 // would leave a `sleep` it started holding the output pipe.
 //
-// Without arguments it watches a small shell script three times, 0.3 s apart, with a 0.5 s
+// Without arguments it watches a small shell script three times, 0.3 s apart, with a 1 s
 // limit; the second run hangs and is killed:
 //     [run 1] working
 //     [run 1] done
 //     [run 1] exited 0
 //     [run 2] working
-//     [run 2] still running after 500 ms: killed its process group (returncode -9)
+//     [run 2] still running after 1000 ms: killed its process group (returncode -9)
 //     [run 3] working
 //     [run 3] done
 //     [run 3] exited 0
@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
     if (argc == 1) {
         const std::vector<std::string> script{
             "sh", "-c", "echo working; [ \"$RUN\" != 2 ] || sleep 30; echo done"};
-        aio::run(watch(script, 300ms, 500ms, 3));
+        aio::run(watch(script, 300ms, 1000ms, 3));
         return 0;
     }
     std::chrono::milliseconds interval = 2s, limit = 10s;

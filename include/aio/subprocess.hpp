@@ -121,13 +121,13 @@ template <class D>
 struct OwnedProcessOptions {
     explicit OwnedProcessOptions(const ProcessOptions& options)
         : stdio{options.stdin_, options.stdout_, options.stderr_}, cwd(options.cwd),
-          limit(options.limit), start_new_session(options.start_new_session) {
-        if (options.env)
-            env.emplace(options.env->begin(), options.env->end());
-    }
+          env(options.env ? Environment(options.env->begin(), options.env->end()) : Environment()),
+          has_env(options.env.has_value()), limit(options.limit),
+          start_new_session(options.start_new_session) {}
     Stdio stdio[3];
     std::string cwd;
-    std::optional<Environment> env;
+    Environment env; // (not a std::optional: g++ 12 -O2 warns falsely about its destructor)
+    bool has_env;
     std::size_t limit;
     bool start_new_session;
 };
@@ -349,7 +349,7 @@ Process start_process(std::vector<std::string> argv, const OwnedProcessOptions<D
 
     SpawnRequest request;
     request.argv = std::move(argv);
-    request.env = options.env ? &*options.env : nullptr;
+    request.env = options.has_env ? &options.env : nullptr;
     request.cwd = options.cwd;
     request.start_new_session = options.start_new_session;
     for (int target = 0; target < 3; ++target)

@@ -39,12 +39,20 @@ public:
             std::size_t grown = capacity_ < 4096 ? 4096 : capacity_;
             while (grown - used < n)
                 grown *= 2;
-            char* fresh = static_cast<char*>(std::malloc(grown));
-            if (!fresh)
-                throw std::bad_alloc();
-            if (used)
+            if (begin_ == 0) {
+                // realloc: a large block grows in place (glibc remaps its pages), without the
+                // copy and the page faults of a fresh one (reading a child's output to EOF)
+                char* fresh = static_cast<char*>(std::realloc(data_, grown));
+                if (!fresh)
+                    throw std::bad_alloc();
+                data_ = fresh;
+            } else {
+                char* fresh = static_cast<char*>(std::malloc(grown));
+                if (!fresh)
+                    throw std::bad_alloc();
                 std::memcpy(fresh, data_ + begin_, used);
-            std::free(std::exchange(data_, fresh));
+                std::free(std::exchange(data_, fresh));
+            }
             capacity_ = grown;
         }
         begin_ = 0;
