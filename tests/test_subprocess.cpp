@@ -361,6 +361,16 @@ TEST_CASE("subprocess: a loop that closes reaps the child it killed, and a Proce
             killed_at_close = dropped.pid();
         };
         run_bounded(loop, body());
+        {
+            // Waiting for it from another loop is refused: its exit is noticed on its own.
+            aio::EventLoop other;
+            CHECK_THROWS_WITH(other.run_until_complete([&]() -> aio::Task<int> {
+                co_return co_await survivor.wait();
+            }()),
+                              "wait(): pid " + std::to_string(survivor.pid()) +
+                                  " was started by another event loop; wait for it there (its "
+                                  "exit is noticed and reported on that loop only)");
+        }
         loop.close();
         CHECK(process_state(killed_at_close) == 0);
         CHECK(process_state(survivor.pid()) != 0); // still running: its Process lives
@@ -466,16 +476,24 @@ TEST_CASE("subprocess: no fd but the requested ones reaches the child", "[subpro
     ::close(sockets[1]);
 }
 
-TEST_CASE("subprocess: cwd, env (PATH searched in it, a later pair wins) and an fd as stdout",
+TEST_CASE("subprocess: cwd, env (PATH searched in it, relative entries from cwd, a later pair "
+          "wins) and an fd as stdout",
           "[subprocess]") {
     TempDir dir;
     const std::string log_file = dir.add("out.txt", "", 0644);
+    dir.add("tool.sh", "#!/bin/sh\necho tool ran\n", 0755);
     auto body = [&]() -> aio::Task<std::string> {
         const aio::Environment env{{"FOO", "bar"}, {"FOO", "baz"}};
         aio::Process p = co_await aio::create_subprocess_exec(
             "sh", "-c", "pwd; echo \"$FOO\"; echo \"${HOME-unset}\"",
             aio::ProcessOptions{.stdout_ = aio::PIPE, .cwd = dir.path, .env = env});
         auto [out, err] = co_await p.communicate();
+        // A relative PATH entry is searched in the child's cwd, not in ours.
+        const aio::Environment relative_path{{"PATH", "."}};
+        aio::Process tool = co_await aio::create_subprocess_exec(
+            "tool.sh",
+            aio::ProcessOptions{.stdout_ = aio::PIPE, .cwd = dir.path, .env = relative_path});
+        out += (co_await tool.communicate()).out;
         const int file = ::open(log_file.c_str(), O_WRONLY | O_CLOEXEC);
         aio::Process q = co_await aio::create_subprocess_shell(
             "echo to the file", aio::ProcessOptions{.stdout_ = file});
@@ -483,7 +501,7 @@ TEST_CASE("subprocess: cwd, env (PATH searched in it, a later pair wins) and an 
         co_await q.wait();
         co_return out;
     };
-    REQUIRE(run_counted(body) == dir.path + "\nbaz\nunset\n");
+    REQUIRE(run_counted(body) == dir.path + "\nbaz\nunset\ntool ran\n");
     std::string line;
     std::getline(std::ifstream(log_file), line);
     REQUIRE(line == "to the file");
@@ -508,12 +526,18 @@ TEST_CASE("subprocess: with SIGCHLD ignored, wait() still gets the exit status "
             aio::Process p = co_await aio::create_subprocess_shell("exit " + std::to_string(code));
             codes.push_back(co_await aio::wait_for(p.wait(), 10s));
         }
+        // Overlapping: the second starts while the first keeps aio's handler installed, and
+        // outlives it (SIG_IGN must not come back under it).
+        aio::Process first = co_await aio::create_subprocess_shell("sleep 0.05; exit 3");
+        aio::Process second = co_await aio::create_subprocess_shell("sleep 0.3; exit 7");
+        codes.push_back(co_await aio::wait_for(first.wait(), 10s));
+        codes.push_back(co_await aio::wait_for(second.wait(), 10s));
         co_return codes;
     };
     const std::vector<int> codes = run_counted(body, 2) /* and the signal pipe */;
     const bool ignored_again = aio_test::io::current_handler(SIGCHLD) == SIG_IGN;
     ::sigaction(SIGCHLD, &saved, nullptr);
-    REQUIRE(codes == std::vector<int>{5, 0});
+    REQUIRE(codes == std::vector<int>{5, 0, 3, 7});
     REQUIRE(ignored_again);
 }
 

@@ -7,7 +7,8 @@
 //
 // A child is started with posix_spawn (detail/spawn.hpp): a program that cannot be run throws
 // std::system_error (ENOENT, EACCES) here, in the parent; the child gets only the fds asked
-// for (0..2), default signal dispositions and an empty signal mask. Its exit is watched with a
+// for (0..2), SIGPIPE / SIGCHLD / SIGXFSZ at their defaults and an empty signal mask (a signal
+// the parent ignores otherwise stays ignored, as across any exec). Its exit is watched with a
 // pidfd, or SIGCHLD where there is none (detail/child_process.hpp), and it is reaped as soon as
 // it exits: wait() returns then, even while a grandchild still holds its pipes, and no zombie
 // is left by a cancelled wait(). The pipes are the streams of streams.hpp.
@@ -86,11 +87,13 @@ Environment current_environment() {
 /// and env are views, copied when create_subprocess_exec / _shell is called: what they view
 /// only has to live until then.
 struct ProcessOptions {
+    /// An fd given here is duplicated for the child when the process starts (when the task
+    /// create_subprocess_* returns runs): keep it open until then.
     Stdio stdin_ = INHERIT;
     Stdio stdout_ = INHERIT;
     Stdio stderr_ = INHERIT;
     /// The child's working directory (empty: the parent's). A relative program name with a
-    /// '/' is taken relative to it.
+    /// '/', and a relative PATH entry, are taken relative to it (as Python's subprocess).
     std::string_view cwd = {};
     /// The child's whole environment (unset: the parent's), e.g. `.env = my_environment` (an
     /// aio::Environment). Its PATH, if any, is where a program name without '/' is looked for
@@ -375,10 +378,11 @@ Process start_process(std::vector<std::string> argv, const OwnedProcessOptions<D
     for (int target = 0; target < 3; ++target) {
         if (!stdio[target].parent)
             continue;
-        const int fd = stdio[target].parent.release();
+        const int fd = stdio[target].parent.get();
         loop.io().forget_stale(fd);
         TransportRef ref(
             new StreamTransport(loop, fd, StreamKind::pipe, options.limit, std::nullopt));
+        stdio[target].parent.release(); // the transport owns it now
         if (target == 0)
             process.stdin_.emplace(std::move(ref));
         else if (target == 1)

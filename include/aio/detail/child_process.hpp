@@ -21,6 +21,7 @@
 
 #include <aio/awaiter.hpp>
 #include <aio/detail/callback.hpp>
+#include <aio/detail/current_loop.hpp>
 #include <aio/detail/intrusive_list.hpp>
 #include <aio/detail/io_driver.hpp>
 #include <aio/detail/loop_core.hpp>
@@ -77,14 +78,15 @@ inline int open_pidfd(pid_t pid) noexcept {
 #endif
 }
 
-/// True when the kernel would reap children by itself (SIGCHLD ignored, or SA_NOCLDWAIT).
+/// True when the kernel would reap children by itself (SIGCHLD ignored, or SA_NOCLDWAIT) once
+/// aio stops catching SIGCHLD: the program's disposition, seen through aio's own handler, so
+/// that a child started while an earlier one keeps the handler installed is watched the same
+/// way (else the old disposition would come back under it).
 inline bool sigchld_ignored() noexcept {
-    struct sigaction current {};
-    if (::sigaction(SIGCHLD, nullptr, &current) != 0)
-        return false;
-    if (current.sa_flags & SA_NOCLDWAIT)
+    const struct sigaction disposition = SignalTable::instance().program_disposition(SIGCHLD);
+    if (disposition.sa_flags & SA_NOCLDWAIT)
         return true;
-    return !(current.sa_flags & SA_SIGINFO) && current.sa_handler == SIG_IGN;
+    return !(disposition.sa_flags & SA_SIGINFO) && disposition.sa_handler == SIG_IGN;
 }
 
 /// asyncio's returncode: the exit status, or minus the signal that killed the child.
@@ -125,8 +127,10 @@ public:
         } catch (...) {
             // Not watched, so it could never be reaped: it goes now, and the caller abandons
             // this (a registration failure is as rare as running out of memory).
-            send_kill();
-            reap_blocking();
+            if (send_kill())
+                reap_blocking();
+            else
+                report_unkillable();
             throw;
         }
         refs_ = 2;
@@ -141,6 +145,8 @@ public:
     bool status_lost() const noexcept { return status_lost_; }
     /// Whether a loop still watches for the exit (false once that loop has closed).
     bool watched() const noexcept { return watching(); }
+    /// Whether `loop` is the loop that started the child.
+    bool started_by(const LoopCore* loop) const noexcept { return loop == loop_; }
 
     /// Sends `signo` unless the child was already reaped (then nothing: its pid may belong to
     /// another process by now). With a pidfd the signal cannot reach a recycled pid at all.
@@ -166,8 +172,10 @@ public:
     void handle_dropped() noexcept {
         handle_alive_ = false;
         if (!exited_) {
-            send_kill();
-            if (!watching())
+            unkillable_ = !send_kill();
+            if (unkillable_)
+                report_unkillable();
+            else if (!watching())
                 reap_blocking();
         }
         release();
@@ -260,9 +268,30 @@ private:
 
     void wake_waiters() noexcept;
 
-    void send_kill() noexcept {
+    /// SIGKILL; false when the kernel refused (EPERM: a setuid child): then nothing may block
+    /// waiting for it.
+    bool send_kill() noexcept {
         try {
             send_signal(SIGKILL);
+            return true;
+        } catch (...) {
+            return false;
+        }
+    }
+
+    /// A child that could not be killed outlives its watch: it is left to run (a zombie once
+    /// it exits, until this process ends), and the program is told.
+    void report_unkillable() noexcept {
+        try {
+            const std::string message =
+                "pid " + std::to_string(pid_) + " could not be killed (" +
+                std::system_category().message(errno) +
+                "): nothing waits for it once its loop closes; wait() for a child that may "
+                "refuse SIGKILL";
+            if (loop_)
+                loop_->call_exception_handler({message, nullptr, {}});
+            else
+                LoopCore::default_exception_handler({message, nullptr, {}});
         } catch (...) {
         }
     }
@@ -297,8 +326,9 @@ private:
         } while (r < 0 && errno == EINTR);
         if (r != 0)
             child.record_exit(r == child.pid_, status);
-        else if (!child.handle_alive_)
-            child.reap_blocking();
+        else if (!child.handle_alive_ && !child.unkillable_)
+            child.reap_blocking(); // killed when its Process went
+        child.loop_ = nullptr;
         child.release(); // the watch's reference (resources are unlinked by the loop)
     }
 
@@ -311,6 +341,7 @@ private:
     bool exited_ = false;
     bool status_lost_ = false;
     bool handle_alive_ = true;
+    bool unkillable_ = false;  // SIGKILL was refused when the Process went
     bool is_resource_ = false; // in the loop's resource list
     ChildExitWait* waiters_ = nullptr;
 };
@@ -332,6 +363,10 @@ public:
 
     bool ready() const noexcept { return child_->exited(); }
     void arm() {
+        if (!child_->started_by(tls_running_core) && child_->watched())
+            throw RuntimeError("wait(): pid " + std::to_string(child_->pid()) +
+                               " was started by another event loop; wait for it there (its exit "
+                               "is noticed and reported on that loop only)");
         if (!child_->watched())
             throw RuntimeError("wait(): pid " + std::to_string(child_->pid()) +
                                " was started by an event loop that is closed; nothing watches "

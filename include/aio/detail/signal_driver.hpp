@@ -105,6 +105,17 @@ public:
             unwatch_locked(slot, signo);
     }
 
+    /// The program's own disposition of `signo`: while aio's handler is installed, the one it
+    /// replaced (and restores when the last watcher goes), else the current one.
+    struct sigaction program_disposition(int signo) noexcept {
+        std::lock_guard lock(mutex_);
+        if (watchers_[signo] > 0)
+            return previous_[signo];
+        struct sigaction now {};
+        ::sigaction(signo, nullptr, &now);
+        return now;
+    }
+
     /// The signals that arrived for `slot` since the last call.
     std::uint64_t take_pending(int slot) noexcept {
         return slots_[slot].pending.exchange(0, std::memory_order_acq_rel);

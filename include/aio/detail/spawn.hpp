@@ -1,6 +1,7 @@
 // aio::detail::spawn_process — starts a child with posix_spawn: what the child gets (argv, env,
-// cwd, its three standard fds, default signal dispositions, an empty signal mask) and nothing
-// else (every other fd is closed).
+// cwd, its three standard fds, SIGPIPE / SIGCHLD / SIGXFSZ at their defaults, an empty signal
+// mask) and nothing else: every other fd is closed (glibc >= 2.34 and macOS; elsewhere only
+// the close-on-exec ones, which every fd aio opens is).
 //
 // posix_spawn (glibc's is clone(CLONE_VM | CLONE_VFORK) + exec) reports a failed exec to the
 // parent as its return value, so a missing program is std::system_error(ENOENT) from the call
@@ -111,9 +112,12 @@ std::string find_program(const std::string& program, const SpawnRequest& request
         std::string candidate(path, begin, end - begin);
         candidate += candidate.empty() ? "" : "/";
         candidate += program;
+        // A relative entry is relative to the child's cwd, where posix_spawn will run it.
+        const std::string seen_from_parent =
+            candidate[0] != '/' && !request.cwd.empty() ? request.cwd + "/" + candidate : candidate;
         struct stat st {};
-        if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-            if (::access(candidate.c_str(), X_OK) == 0)
+        if (::stat(seen_from_parent.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+            if (::access(seen_from_parent.c_str(), X_OK) == 0)
                 return candidate;
             error = EACCES;
         }
@@ -197,10 +201,17 @@ pid_t spawn_process(const SpawnRequest& request) {
     }
 
     SpawnSetup setup;
-    for (int target = 0; target < 3; ++target)
-        if (const int source = request.stdio.fds[target]; source >= 0)
+    for (int target = 0; target < 3; ++target) {
+        const int source = request.stdio.fds[target];
+#if defined(POSIX_SPAWN_CLOEXEC_DEFAULT)
+        if (source < 0) // macOS closes every fd without an action, 0..2 included
+            check_spawn_call<D>(posix_spawn_file_actions_addinherit_np(&setup.actions, target),
+                                "posix_spawn_file_actions_addinherit_np");
+#endif
+        if (source >= 0)
             check_spawn_call<D>(posix_spawn_file_actions_adddup2(&setup.actions, source, target),
                                 "posix_spawn_file_actions_adddup2");
+    }
     if (!request.cwd.empty()) {
 #if defined(__GLIBC__) || defined(__APPLE__) || defined(__FreeBSD__)
         check_spawn_call<D>(
