@@ -1,5 +1,6 @@
 # cmake "-DAIO_EXAMPLES=name1=/path/to/exe1|name2=/path/to/exe2" \
-#       [-DAIO_EXPECTED_DIR=<dir with <name>.expected files>] -P run_examples.cmake
+#       [-DAIO_EXPECTED_DIR=<dir with <name>.expected or <name>/<name>.expected files>]
+#       -P run_examples.cmake
 #
 # Runs each example in turn, printing "== name ==" before its output. An example
 # fails when it exits non-zero or, if <name>.expected exists, when its output
@@ -32,8 +33,13 @@ foreach(entry IN LISTS examples)
     set(problem "")
     if(NOT result STREQUAL "0")
         set(problem "exited with ${result}")
-    elseif(DEFINED AIO_EXPECTED_DIR AND EXISTS "${AIO_EXPECTED_DIR}/${name}.expected")
-        file(STRINGS "${AIO_EXPECTED_DIR}/${name}.expected" patterns)
+    elseif(DEFINED AIO_EXPECTED_DIR AND (EXISTS "${AIO_EXPECTED_DIR}/${name}.expected" OR
+                                         EXISTS "${AIO_EXPECTED_DIR}/${name}/${name}.expected"))
+        set(expected "${AIO_EXPECTED_DIR}/${name}.expected")
+        if(NOT EXISTS "${expected}")
+            set(expected "${AIO_EXPECTED_DIR}/${name}/${name}.expected") # a directory example
+        endif()
+        file(STRINGS "${expected}" patterns)
         set(rest "${output}")
         foreach(pattern IN LISTS patterns)
             if(pattern STREQUAL "" OR pattern MATCHES "^#")

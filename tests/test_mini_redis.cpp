@@ -1,0 +1,233 @@
+// examples/mini_redis under clients nobody here wrote: Debian's redis-cli (a script, and
+// pub/sub between two of them) and redis-py (tests/interop/redis_py_client.py), plus bad
+// input from a raw connection. Each case starts its own server on a free port (port 0: the
+// server prints the port it got), checks its fds, stops it with SIGTERM and checks that it
+// exits 0. The children are started with aio::create_subprocess_exec. Skipped, with a
+// message, where redis-cli / python3-redis are not installed (.ci/run installs them).
+#include "catch.hpp"
+#include "io_test_util.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <dirent.h>
+#include <string>
+#include <vector>
+
+#ifndef AIO_MINI_REDIS
+#error "AIO_MINI_REDIS (the mini_redis program) is set by tests/CMakeLists.txt"
+#endif
+#ifndef AIO_REDIS_PY_CLIENT
+#error "AIO_REDIS_PY_CLIENT (tests/interop/redis_py_client.py) is set by tests/CMakeLists.txt"
+#endif
+
+using namespace std::chrono_literals;
+using aio_test::io::run_bounded;
+
+namespace {
+
+bool is_executable(const std::string& path) {
+    return ::access(path.c_str(), X_OK) == 0;
+}
+
+/// `program` found in PATH (or /usr/bin), "" when it is not installed.
+std::string find_program(const std::string& program) {
+    const char* path = ::getenv("PATH");
+    std::string dirs = std::string(path ? path : "") + ":/usr/bin";
+    std::size_t begin = 0;
+    while (begin <= dirs.size()) {
+        const std::size_t end = std::min(dirs.find(':', begin), dirs.size());
+        const std::string candidate = dirs.substr(begin, end - begin) + "/" + program;
+        if (end > begin && is_executable(candidate))
+            return candidate;
+        begin = end + 1;
+    }
+    return "";
+}
+
+/// Fds the process `pid` has open.
+int fds_of(int pid) {
+    int n = 0;
+    if (DIR* dir = ::opendir(("/proc/" + std::to_string(pid) + "/fd").c_str())) {
+        while (const dirent* entry = ::readdir(dir))
+            n += entry->d_name[0] != '.';
+        ::closedir(dir);
+    }
+    return n;
+}
+
+/// A mini_redis child on a free port.
+struct MiniRedis {
+    aio::Process process;
+    std::string port;
+};
+
+aio::Task<MiniRedis> start_mini_redis(std::string maxclients = "10000") {
+    aio::Process p =
+        co_await aio::create_subprocess_exec(AIO_MINI_REDIS, "--port", "0", "--maxclients",
+                                             maxclients, aio::ProcessOptions{.stdout_ = aio::PIPE});
+    const std::string banner = co_await aio::wait_for(p.stdout_->readline(), 10s);
+    const std::string prefix = "mini_redis on 127.0.0.1:";
+    REQUIRE(banner.rfind(prefix, 0) == 0);
+    std::string port = banner.substr(prefix.size());
+    port.pop_back(); // '\n'
+    co_return MiniRedis{std::move(p), std::move(port)};
+}
+
+/// SIGTERM, then the exit status and what it printed last.
+aio::Task<std::string> stop(MiniRedis& server) {
+    server.process.terminate();
+    std::string rest = co_await aio::wait_for(server.process.stdout_->read(), 10s);
+    const int code = co_await aio::wait_for(server.process.wait(), 10s);
+    co_return rest + "exit " + std::to_string(code);
+}
+
+/// Runs a client program to completion with `input` on its stdin; its stdout and stderr.
+aio::Task<std::string> run_client(std::vector<std::string> argv, std::string input = {}) {
+    aio::Process p = co_await aio::create_subprocess_exec(
+        argv,
+        aio::ProcessOptions{.stdin_ = aio::PIPE, .stdout_ = aio::PIPE, .stderr_ = aio::STDOUT});
+    auto [out, err] = co_await aio::wait_for(p.communicate(std::move(input)), 30s);
+    const int code = co_await p.wait();
+    co_return out + (code == 0 ? "" : "[exit " + std::to_string(code) + "]");
+}
+
+} // namespace
+
+TEST_CASE("mini_redis: redis-cli runs a script and gets what redis-server 7 answers",
+          "[mini_redis][clients]") {
+    const std::string redis_cli = find_program("redis-cli");
+    if (redis_cli.empty())
+        AIO_SKIP("redis-cli is not installed (Debian: apt-get install redis-tools)");
+    // What redis-server 7.0 prints for the same script (checked against it).
+    const std::string script = "PING\nSET greeting hello\nGET greeting\nGET nothing\n"
+                               "SET counter 10\nINCR counter\nINCRBY counter 5\nDECR counter\n"
+                               "MSET a 1 b 2\nMGET a b c\nEXISTS a b c\nDEL a b\n"
+                               "SET temp x EX 100\nTTL temp\nPERSIST temp\nTTL temp\n"
+                               "KEYS gree*\nDBSIZE\nFOO bar\nGET\nFLUSHDB\nDBSIZE\n";
+    const std::string expected =
+        "PONG\nOK\nhello\n\nOK\n11\n16\n15\nOK\n1\n2\n\n2\n2\nOK\n100\n1\n-1\ngreeting\n3\n"
+        "ERR unknown command 'FOO', with args beginning with: 'bar' \n\n" // an error, then a blank
+                                                                          // line
+        "ERR wrong number of arguments for 'get' command\n\nOK\n0\n";
+    aio::EventLoop loop;
+    auto body = [&]() -> aio::Task<std::vector<std::string>> {
+        MiniRedis server = co_await start_mini_redis();
+        const int fds = fds_of(server.process.pid());
+        std::vector<std::string> log;
+        const std::vector<std::string> argv{redis_cli, "-p", server.port};
+        log.push_back(co_await run_client(argv, script));
+        log.push_back(fds_of(server.process.pid()) == fds ? "fds back" : "fds leaked");
+        log.push_back(co_await stop(server));
+        co_return log;
+    };
+    REQUIRE(run_bounded(loop, body(), 60s) ==
+            std::vector<std::string>{expected, "fds back", "server stopped\nexit 0"});
+}
+
+TEST_CASE("mini_redis: pub/sub between two redis-cli clients", "[mini_redis][clients]") {
+    const std::string redis_cli = find_program("redis-cli");
+    if (redis_cli.empty())
+        AIO_SKIP("redis-cli is not installed (Debian: apt-get install redis-tools)");
+    aio::EventLoop loop;
+    auto body = [&]() -> aio::Task<std::vector<std::string>> {
+        MiniRedis server = co_await start_mini_redis();
+        std::vector<std::string> log;
+        const std::vector<std::string> subscribe{redis_cli, "-p", server.port, "SUBSCRIBE", "news"};
+        aio::Process subscriber = co_await aio::create_subprocess_exec(
+            subscribe, aio::ProcessOptions{.stdout_ = aio::PIPE});
+        std::string seen;
+        for (int i = 0; i < 3; ++i) // subscribe / news / 1
+            seen += co_await aio::wait_for(subscriber.stdout_->readline(), 10s);
+        log.push_back(seen);
+        const std::vector<std::string> publish{redis_cli, "-p",   server.port,
+                                               "PUBLISH", "news", "hello"};
+        log.push_back(co_await run_client(publish));
+        seen.clear();
+        for (int i = 0; i < 3; ++i) // message / news / hello
+            seen += co_await aio::wait_for(subscriber.stdout_->readline(), 10s);
+        log.push_back(seen);
+        const std::vector<std::string> nobody{redis_cli, "-p",    server.port,
+                                              "PUBLISH", "other", "x"};
+        log.push_back(co_await run_client(nobody));
+        subscriber.terminate();
+        log.push_back(std::to_string(co_await subscriber.wait()));
+        log.push_back(co_await stop(server));
+        co_return log;
+    };
+    REQUIRE(run_bounded(loop, body(), 60s) ==
+            std::vector<std::string>{"subscribe\nnews\n1\n", "1\n", "message\nnews\nhello\n", "0\n",
+                                     "-15", "server stopped\nexit 0"});
+}
+
+TEST_CASE("mini_redis: redis-py runs every command, a 2000-command pipeline and pub/sub",
+          "[mini_redis][clients]") {
+    const std::string python =
+        is_executable("/usr/bin/python3") ? "/usr/bin/python3" : find_program("python3");
+    if (python.empty() || ::system((python + " -c 'import redis' 2>/dev/null").c_str()) != 0)
+        AIO_SKIP("python3-redis is not installed (Debian: apt-get install python3-redis)");
+    aio::EventLoop loop;
+    auto body = [&]() -> aio::Task<std::vector<std::string>> {
+        MiniRedis server = co_await start_mini_redis();
+        const int fds = fds_of(server.process.pid());
+        std::vector<std::string> log;
+        const std::vector<std::string> argv{python, AIO_REDIS_PY_CLIENT, server.port};
+        log.push_back(co_await run_client(argv));
+        log.push_back(fds_of(server.process.pid()) == fds ? "fds back" : "fds leaked");
+        log.push_back(co_await stop(server));
+        co_return log;
+    };
+    REQUIRE(run_bounded(loop, body(), 60s) ==
+            std::vector<std::string>{"ok\n", "fds back", "server stopped\nexit 0"});
+}
+
+TEST_CASE("mini_redis: bad input gets -ERR Protocol error and a closed connection, the server "
+          "goes on, and the client limit holds",
+          "[mini_redis]") {
+    aio::EventLoop loop;
+    auto body = [&]() -> aio::Task<std::vector<std::string>> {
+        MiniRedis server = co_await start_mini_redis("3");
+        const int port = std::stoi(server.port);
+        const int fds = fds_of(server.process.pid());
+        std::vector<std::string> log;
+        // Each of these gets one error and end of file.
+        const std::vector<std::string> attacks{
+            "*1\r\n$1073741824\r\n",        // a 1 GiB argument
+            "*2\r\n$3\r\nGET\r\n:1\r\n",    // not a bulk string
+            "*-5x\r\n",                     // garbage count
+            std::string(100 << 20, '\x01'), // 100 MiB of garbage, no line end
+        };
+        for (const std::string& attack : attacks) {
+            auto [reader, writer] = co_await aio::open_connection("127.0.0.1", port);
+            writer.write(attack);
+            std::string reply = co_await aio::wait_for(reader.readline(), 10s);
+            std::string more = co_await aio::wait_for(reader.read(), 10s); // EOF
+            log.push_back(reply + (more.empty() ? "(closed)" : "(more)"));
+            writer.abort();
+        }
+        // Three clients are allowed; the fourth is turned away.
+        std::vector<aio::Connection> clients;
+        for (int i = 0; i < 3; ++i) {
+            clients.push_back(co_await aio::open_connection("127.0.0.1", port));
+            clients.back().writer.write("PING\r\n");
+            log.push_back(co_await aio::wait_for(clients.back().reader.readline(), 10s));
+        }
+        auto [reader, writer] = co_await aio::open_connection("127.0.0.1", port);
+        log.push_back(co_await aio::wait_for(reader.readline(), 10s));
+        writer.close();
+        clients.clear();
+        co_await aio::sleep(100ms); // the server sees them go
+        log.push_back(fds_of(server.process.pid()) == fds ? "fds back" : "fds leaked");
+        log.push_back(co_await stop(server));
+        co_return log;
+    };
+    REQUIRE(run_bounded(loop, body(), 60s) ==
+            std::vector<std::string>{"-ERR Protocol error: invalid bulk length\r\n(closed)",
+                                     "-ERR Protocol error: expected '$'\r\n(closed)",
+                                     "-ERR Protocol error: invalid multibulk length\r\n(closed)",
+                                     "-ERR Protocol error: too big inline request\r\n(closed)",
+                                     "+PONG\r\n", "+PONG\r\n", "+PONG\r\n",
+                                     "-ERR max number of clients reached\r\n", "fds back",
+                                     "server stopped\nexit 0"});
+}
