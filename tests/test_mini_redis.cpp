@@ -83,6 +83,14 @@ aio::Task<std::string> stop(MiniRedis& server) {
     co_return rest + "exit " + std::to_string(code);
 }
 
+/// The next three lines redis-cli prints for a pub/sub event.
+aio::Task<std::string> three_lines(aio::StreamReader output) {
+    std::string lines;
+    for (int i = 0; i < 3; ++i)
+        lines += co_await aio::wait_for(output.readline(), 10s);
+    co_return lines;
+}
+
 /// Runs a client program to completion with `input` on its stdin; its stdout and stderr.
 aio::Task<std::string> run_client(std::vector<std::string> argv, std::string input = {}) {
     aio::Process p = co_await aio::create_subprocess_exec(
@@ -137,17 +145,11 @@ TEST_CASE("mini_redis: pub/sub between two redis-cli clients", "[mini_redis][cli
         const std::vector<std::string> subscribe{redis_cli, "-p", server.port, "SUBSCRIBE", "news"};
         aio::Process subscriber = co_await aio::create_subprocess_exec(
             subscribe, aio::ProcessOptions{.stdout_ = aio::PIPE});
-        std::string seen;
-        for (int i = 0; i < 3; ++i) // subscribe / news / 1
-            seen += co_await aio::wait_for(subscriber.stdout_->readline(), 10s);
-        log.push_back(seen);
+        log.push_back(co_await three_lines(*subscriber.stdout_)); // subscribe / news / 1
         const std::vector<std::string> publish{redis_cli, "-p",   server.port,
                                                "PUBLISH", "news", "hello"};
         log.push_back(co_await run_client(publish));
-        seen.clear();
-        for (int i = 0; i < 3; ++i) // message / news / hello
-            seen += co_await aio::wait_for(subscriber.stdout_->readline(), 10s);
-        log.push_back(seen);
+        log.push_back(co_await three_lines(*subscriber.stdout_)); // message / news / hello
         const std::vector<std::string> nobody{redis_cli, "-p",    server.port,
                                               "PUBLISH", "other", "x"};
         log.push_back(co_await run_client(nobody));
