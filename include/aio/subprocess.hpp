@@ -181,8 +181,9 @@ public:
     /// Returns as soon as the child exits, even if a grandchild still holds its pipes (read
     /// them to EOF for their data). Cancel-safe: the child is still reaped when it exits.
     /// Several tasks may wait. Throws aio::RuntimeError when something else in the program
-    /// reaped the child first (a waitpid(-1) elsewhere). Unlike asyncio's, it does not wait for
-    /// the pipes to close, so it cannot deadlock on a full stdout pipe either — but a child
+    /// reaped the child first (a waitpid(-1) elsewhere), when awaited on another loop than the
+    /// one that started the child, or once that loop is closed. Unlike asyncio's, it does not wait
+    /// for the pipes to close, so it cannot deadlock on a full stdout pipe either — but a child
     /// blocked writing to a full pipe nobody reads never exits: read it, or use communicate().
     detail::ChildExitWait wait() { return detail::ChildExitWait(checked("wait")); }
 
