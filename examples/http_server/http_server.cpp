@@ -1,0 +1,588 @@
+// http_server — an HTTP/1.1 server in the shape of an asyncio program: a server, a task per
+// connection, a housekeeping task; with --threads N, one loop per thread sharing the port.
+// curl, browsers, Python's http.client and wrk talk to it as to any web server.
+//
+//   http_server --port N [--threads N] [--static DIR] [--idle-timeout SECONDS]
+//                                            serve until SIGTERM / SIGINT (graceful)
+//   http_server                              a self-contained demo that ends
+//
+// Routes:
+//   GET|HEAD /                 200 "Hello, world!"
+//   GET|HEAD /static/<path>    a file under DIR (404 outside it: "..", symlinks out, none there)
+//   POST /echo                 200, the request's body (Content-Length or chunked)
+//   GET /thread                200 "thread <i> of <n>": which loop answered
+//   other methods on those     405 with Allow; anything else 404
+//
+// - Keep-alive (HTTP/1.1's default, 1.0's with "Connection: keep-alive") and pipelining: every
+//   complete request in what was read is answered, the responses written in one batch.
+// - Bad input gets its status and a closed connection: 400 malformed, 413 a body over 1 MiB,
+//   414 a request line over 8 KiB, 431 a head over 8 KiB or over 100 fields, 501 a transfer
+//   coding other than chunked, 505 another HTTP version (see http.hpp). "Expect:
+//   100-continue" is answered before the body is read.
+// - A connection silent for --idle-timeout seconds (default 60) is closed, between requests or
+//   in the middle of one (a client sending a header a byte a minute, or not reading what it
+//   asked for, cannot hold its connection forever).
+// - SIGTERM / SIGINT: stop accepting, close the idle connections, let each busy one finish its
+//   response (sent with "Connection: close"), then exit; after 10 s the stragglers are dropped.
+//
+// Output without arguments (the port varies):
+//     http_server on 127.0.0.1:40123 (1 thread)
+//     GET / -> 200 Hello, world!
+//     GET /static/hello.txt -> 200 hi from a file
+//     GET /static/../secret.txt -> 404
+//     POST /echo (chunked) -> 200 ping pong
+//     DELETE / -> 405 (Allow: GET, HEAD)
+//     two pipelined GETs -> 200 200
+//     a malformed request -> 400, connection closed
+//     server stopped
+
+#include "http.hpp"
+#include <aio/aio.hpp>
+
+#include <fmt/core.h>
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <chrono>
+#include <climits>
+#include <cstdint>
+#include <ctime>
+#include <fstream>
+#include <future>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <stdlib.h>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Config {
+    std::uint16_t port = 0;
+    int threads = 1;
+    std::string static_root; // canonical (realpath), or empty: /static/ is 404
+    std::chrono::milliseconds idle_timeout = 60s;
+    http::Limits limits;
+};
+
+// --- static files ------------------------------------------------------------------------
+
+/// The target's path, %-decoded, without its query; nullopt when a %-escape is malformed or
+/// decodes to NUL. An absolute-form target ("http://host/path") gives its path.
+std::optional<std::string> decoded_path(std::string_view target) {
+    if (target.starts_with("http://") || target.starts_with("https://")) {
+        const std::size_t slash = target.find('/', target.find("//") + 2);
+        target = slash == std::string_view::npos ? "/" : target.substr(slash);
+    }
+    target = target.substr(0, target.find('?'));
+    std::string path;
+    for (std::size_t i = 0; i < target.size(); ++i) {
+        if (target[i] != '%') {
+            path += target[i];
+            continue;
+        }
+        unsigned value = 0;
+        if (i + 2 >= target.size())
+            return std::nullopt;
+        const auto [end, ec] =
+            std::from_chars(target.data() + i + 1, target.data() + i + 3, value, 16);
+        if (ec != std::errc() || end != target.data() + i + 3 || value == 0)
+            return std::nullopt;
+        path += static_cast<char>(value);
+        i += 2;
+    }
+    return path;
+}
+
+/// The file at `relative` under `root`, or nullopt when it is not a regular file inside root:
+/// no ".." segment, and its real path (symlinks resolved) still under root. Runs on a worker
+/// thread (aio::to_thread): realpath, stat and read block.
+std::optional<std::string> load_static(std::string root, std::string relative) {
+    std::size_t start = 0;
+    while (start <= relative.size()) {
+        const std::size_t slash = std::min(relative.find('/', start), relative.size());
+        if (relative.substr(start, slash - start) == "..")
+            return std::nullopt;
+        start = slash + 1;
+    }
+    const std::string joined = root + "/" + relative;
+    char resolved[PATH_MAX];
+    if (!::realpath(joined.c_str(), resolved))
+        return std::nullopt;
+    const std::string_view real(resolved);
+    if (!real.starts_with(root) || real.size() <= root.size() || real[root.size()] != '/')
+        return std::nullopt;
+    struct stat info {};
+    if (::stat(resolved, &info) != 0 || !S_ISREG(info.st_mode) || info.st_size > (64 << 20))
+        return std::nullopt;
+    std::ifstream file(resolved, std::ios::binary);
+    std::ostringstream contents;
+    contents << file.rdbuf();
+    if (!file)
+        return std::nullopt;
+    return std::move(contents).str();
+}
+
+std::string_view content_type(std::string_view path) {
+    const std::string_view ext = path.substr(std::min(path.rfind('.'), path.size()));
+    if (ext == ".html" || ext == ".htm")
+        return "text/html; charset=utf-8";
+    if (ext == ".txt")
+        return "text/plain; charset=utf-8";
+    if (ext == ".css")
+        return "text/css";
+    if (ext == ".js")
+        return "text/javascript";
+    if (ext == ".json")
+        return "application/json";
+    if (ext == ".png")
+        return "image/png";
+    if (ext == ".jpg" || ext == ".jpeg")
+        return "image/jpeg";
+    if (ext == ".svg")
+        return "image/svg+xml";
+    return "application/octet-stream";
+}
+
+// --- one loop's server -------------------------------------------------------------------
+
+/// What the housekeeping task sees of a connection.
+struct Connection {
+    aio::Task<> task;
+    std::chrono::steady_clock::time_point last_active;
+    bool idle = true; // between requests: nothing of the next one received yet
+};
+
+/// One loop's share of the server: its connections, the cached Date field, the stop flag.
+struct Site {
+    const Config& config;
+    int thread_index = 0;
+    std::set<Connection*> connections;
+    std::string date;
+    bool stopping = false;
+
+    void update_date() {
+        const std::time_t now = std::time(nullptr);
+        std::tm utc{};
+        ::gmtime_r(&now, &utc);
+        char text[64];
+        date.assign(text, std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &utc));
+    }
+};
+
+/// Appends the response to one request (a coroutine for /static/, which reads on a thread).
+aio::Task<> respond(Site& site, const http::RequestHead& head, std::string_view body,
+                    std::string& out) {
+    http::ResponseOptions options;
+    options.keep_alive = head.keep_alive && !site.stopping;
+    options.date = site.date;
+    options.head_only = head.method == "HEAD";
+    const bool get = head.method == "GET" || head.method == "HEAD";
+    const std::optional<std::string> path = decoded_path(head.target);
+    if (!path) {
+        options.keep_alive = false;
+        http::append_response(out, 400, "a malformed %-escape in the target\n", options);
+        co_return;
+    }
+    if (*path == "/" || *path == "/thread") {
+        if (!get) {
+            options.extra_headers = "Allow: GET, HEAD\r\n";
+            http::append_response(out, 405, "", options);
+        } else if (*path == "/") {
+            http::append_response(out, 200, "Hello, world!\n", options);
+        } else {
+            http::append_response(
+                out, 200, fmt::format("thread {} of {}\n", site.thread_index, site.config.threads),
+                options);
+        }
+    } else if (*path == "/echo") {
+        if (head.method != "POST") {
+            options.extra_headers = "Allow: POST\r\n";
+            http::append_response(out, 405, "", options);
+        } else {
+            options.content_type = "application/octet-stream";
+            http::append_response(out, 200, body, options);
+        }
+    } else if (path->starts_with("/static/")) {
+        if (!get) {
+            options.extra_headers = "Allow: GET, HEAD\r\n";
+            http::append_response(out, 405, "", options);
+            co_return;
+        }
+        std::optional<std::string> file;
+        if (!site.config.static_root.empty())
+            file = co_await aio::to_thread(load_static, site.config.static_root, path->substr(8));
+        if (!file) {
+            http::append_response(out, 404, "not found\n", options);
+        } else {
+            options.content_type = content_type(*path);
+            http::append_response(out, 200, *file, options);
+        }
+    } else {
+        http::append_response(out, 404, "not found\n", options);
+    }
+}
+
+aio::Task<> discard_input(aio::StreamReader reader) {
+    for (;;) {
+        const std::string dropped = co_await reader.read(64 * 1024);
+        if (dropped.empty())
+            break;
+    }
+}
+
+/// After a response that ends a connection on bad input: shut the write side (the client sees
+/// end of file after the response), then read and drop what the client still sends for up to a
+/// second — closing with unread bytes would reset the connection, and the client could lose
+/// the response (nginx's "lingering close").
+aio::Task<> linger(aio::StreamReader reader, aio::StreamWriter writer) {
+    writer.write_eof();
+    try {
+        co_await aio::wait_for(discard_input(reader), 1s);
+    } catch (const aio::TimeoutError&) {
+    } catch (const std::system_error&) {
+    }
+}
+
+/// A request being received: its head once parsed, the body bytes used so far.
+struct Incoming {
+    http::RequestHead head;
+    std::size_t head_size = 0; // 0: the head is not complete yet
+    std::size_t body_size = 0; // bytes after the head used (the body, or its chunked framing)
+    std::string chunked_body;
+    http::ChunkedDecoder decoder;
+    bool continue_sent = false;
+
+    void next() {
+        head_size = body_size = 0;
+        chunked_body.clear();
+        continue_sent = false;
+    }
+};
+
+aio::Task<> serve_connection(Site& site, Connection& connection, aio::StreamReader reader,
+                             aio::StreamWriter writer) {
+    const http::Limits& limits = site.config.limits;
+    std::string in;
+    std::size_t start = 0; // where the first request not yet answered begins
+    Incoming request;
+    bool closing = false, bad_input = false;
+    while (!closing) {
+        // Answer every complete request received; `out` gathers the responses.
+        std::string out;
+        for (;;) {
+            const std::string_view pending = std::string_view(in).substr(start);
+            if (request.head_size == 0) {
+                if (pending.empty())
+                    break;
+                const http::Result head = http::parse_head(pending, request.head, limits);
+                if (head.parse == http::Parse::incomplete)
+                    break;
+                if (head.parse == http::Parse::error) {
+                    http::ResponseOptions options;
+                    options.keep_alive = false;
+                    options.date = site.date;
+                    http::append_response(out, head.status, fmt::format("{}\n", head.reason),
+                                          options);
+                    closing = bad_input = true;
+                    break;
+                }
+                request.head_size = head.consumed;
+            }
+            std::string_view body;
+            const std::string_view after_head = pending.substr(request.head_size);
+            if (request.head.chunked) {
+                const http::Result chunks = request.decoder.feed(
+                    after_head.substr(request.body_size), request.chunked_body, limits);
+                if (chunks.parse == http::Parse::error) {
+                    http::ResponseOptions options;
+                    options.keep_alive = false;
+                    options.date = site.date;
+                    http::append_response(out, chunks.status, fmt::format("{}\n", chunks.reason),
+                                          options);
+                    closing = bad_input = true;
+                    break;
+                }
+                request.body_size += chunks.consumed;
+                body = request.chunked_body;
+                if (chunks.parse == http::Parse::incomplete) {
+                    if (request.head.expect_continue && !request.continue_sent) {
+                        out += "HTTP/1.1 100 Continue\r\n\r\n";
+                        request.continue_sent = true;
+                    }
+                    break;
+                }
+            } else if (request.head.content_length > 0) {
+                if (after_head.size() < request.head.content_length) {
+                    if (request.head.expect_continue && !request.continue_sent) {
+                        out += "HTTP/1.1 100 Continue\r\n\r\n";
+                        request.continue_sent = true;
+                    }
+                    break;
+                }
+                request.body_size = request.head.content_length;
+                body = after_head.substr(0, request.body_size);
+            }
+            co_await respond(site, request.head, body, out);
+            start += request.head_size + request.body_size;
+            closing = !request.head.keep_alive || site.stopping;
+            request.next();
+            if (closing)
+                break;
+        }
+        if (request.head_size == 0 || !request.head.chunked) {
+            in.erase(0, start); // (a chunked body's head is kept while the body arrives)
+            start = 0;
+        }
+        if (!out.empty())
+            writer.write(std::move(out));
+        if (closing)
+            break;
+        co_await writer.drain(); // a client that does not read is not read from either
+        connection.idle = in.empty();
+        connection.last_active = std::chrono::steady_clock::now();
+        std::string chunk = co_await reader.read(64 * 1024);
+        if (chunk.empty())
+            break; // the client closed
+        connection.idle = false;
+        connection.last_active = std::chrono::steady_clock::now();
+        in += chunk;
+    }
+    if (bad_input)
+        co_await linger(reader, writer);
+    writer.close();
+}
+
+/// Every 100 ms: refresh the Date field; close connections silent for the idle timeout.
+aio::Task<> housekeeping(Site& site) {
+    for (;;) {
+        site.update_date();
+        const auto now = std::chrono::steady_clock::now();
+        for (Connection* connection : site.connections)
+            if (now - connection->last_active > site.config.idle_timeout)
+                connection->task.cancel();
+        co_await aio::sleep(100ms);
+    }
+}
+
+/// Serves on `port` (SO_REUSEPORT when threads > 1) until SIGTERM / SIGINT. `listening(port)`
+/// runs once it listens; `ready(port)` is the demo's client, run as a task (or nothing).
+template <class Listening, class Ready>
+aio::Task<> serve(const Config& config, int thread_index, std::uint16_t port, Listening listening,
+                  Ready ready) {
+    Site site{config, thread_index, {}, {}, false};
+    site.update_date();
+    auto handle = [&site](aio::StreamReader reader, aio::StreamWriter writer) -> aio::Task<> {
+        Connection connection{{}, std::chrono::steady_clock::now(), true};
+        connection.task = aio::create_task(
+            serve_connection(site, connection, std::move(reader), std::move(writer)));
+        site.connections.insert(&connection);
+        try {
+            co_await connection.task;
+        } catch (const aio::CancelledError&) {
+            // the idle timeout, or shutdown: the connection is closed with its task
+        } catch (const std::system_error&) {
+            // the peer reset the connection, or the like: it is closed
+        }
+        site.connections.erase(&connection);
+    };
+    aio::ServerOptions options;
+    options.reuse_port = config.threads > 1;
+    aio::Server listener = co_await aio::start_server(handle, "127.0.0.1", port, options);
+    listening(listener.port());
+    aio::Event stop;
+    aio::EventLoop& loop = aio::get_running_loop();
+    loop.add_signal_handler(SIGTERM, [&] { stop.set(); });
+    loop.add_signal_handler(SIGINT, [&] { stop.set(); });
+    aio::Task<> keeper = aio::create_task(housekeeping(site));
+    aio::Task<> client = aio::create_task(ready(listener.port(), stop));
+    co_await stop.wait();
+    site.stopping = true;
+    listener.close();
+    for (Connection* connection : site.connections)
+        if (connection->idle)
+            connection->task.cancel();
+    bool late = false;
+    try {
+        co_await aio::wait_for(listener.wait_closed(), 10s);
+    } catch (const aio::TimeoutError&) {
+        late = true;
+    }
+    if (late) {
+        listener.abort_clients();
+        co_await listener.wait_closed();
+    }
+    co_await client;
+    keeper.cancel();
+}
+
+// --- the demo ----------------------------------------------------------------------------
+
+/// Sends `request` and reads one response: "<status> <body>" (the body without its newline).
+aio::Task<std::string> exchange(aio::StreamReader reader, aio::StreamWriter writer,
+                                std::string request) {
+    writer.write(std::move(request));
+    std::string status_line = co_await reader.readline();
+    if (status_line.size() < 12)
+        co_return "connection closed";
+    std::size_t length = 0;
+    for (;;) {
+        const std::string line = co_await reader.readline();
+        if (line == "\r\n" || line.empty())
+            break;
+        if (http::detail::iequals(std::string_view(line).substr(0, 15), "content-length:"))
+            length = std::stoul(line.substr(15));
+    }
+    std::string body = co_await reader.readexactly(length);
+    while (!body.empty() && body.back() == '\n')
+        body.pop_back();
+    co_return status_line.substr(9, 3) + (body.empty() ? "" : " " + body);
+}
+
+aio::Task<> demo_client(std::uint16_t port, aio::Event& stop, std::string root) {
+    auto [reader, writer] = co_await aio::open_connection("127.0.0.1", port);
+    const std::string host = "Host: localhost\r\n";
+    std::string reply = co_await exchange(reader, writer, "GET / HTTP/1.1\r\n" + host + "\r\n");
+    fmt::print("GET / -> {}\n", reply);
+    reply = co_await exchange(reader, writer, "GET /static/hello.txt HTTP/1.1\r\n" + host + "\r\n");
+    fmt::print("GET /static/hello.txt -> {}\n", reply);
+    reply =
+        co_await exchange(reader, writer, "GET /static/../secret.txt HTTP/1.1\r\n" + host + "\r\n");
+    fmt::print("GET /static/../secret.txt -> {}\n", reply.substr(0, 3));
+    reply = co_await exchange(
+        reader, writer,
+        "POST /echo HTTP/1.1\r\n" + host +
+            "Transfer-Encoding: chunked\r\n\r\n5\r\nping \r\n4\r\npong\r\n0\r\n\r\n");
+    fmt::print("POST /echo (chunked) -> {}\n", reply);
+    reply = co_await exchange(reader, writer, "DELETE / HTTP/1.1\r\n" + host + "\r\n");
+    fmt::print("DELETE / -> {} (Allow: GET, HEAD)\n", reply);
+    const std::string get = "GET / HTTP/1.1\r\n" + host + "\r\n";
+    writer.write(get + get);
+    const std::string first = co_await exchange(reader, writer, "");
+    const std::string second = co_await exchange(reader, writer, "");
+    fmt::print("two pipelined GETs -> {} {}\n", first.substr(0, 3), second.substr(0, 3));
+    reply = co_await exchange(reader, writer, "GET / HTTP/1.1\r\nHost : x\r\n\r\n");
+    const std::string after = co_await reader.read();
+    fmt::print("a malformed request -> {}{}\n", reply.substr(0, 3),
+               after.empty() ? ", connection closed" : ", connection open");
+    writer.close();
+    ::unlink((root + "/hello.txt").c_str());
+    ::unlink((root + "/../secret.txt").c_str());
+    stop.set();
+}
+
+int demo() {
+    // A static directory with one file, and a secret file beside it that must not be served.
+    char base[] = "/tmp/aio_http_demo_XXXXXX";
+    if (!::mkdtemp(base))
+        throw std::runtime_error("mkdtemp failed");
+    const std::string root = std::string(base) + "/static";
+    ::mkdir(root.c_str(), 0700);
+    std::ofstream(root + "/hello.txt") << "hi from a file\n";
+    std::ofstream(std::string(base) + "/secret.txt") << "not for the web\n";
+    Config config;
+    char resolved[PATH_MAX];
+    config.static_root = ::realpath(root.c_str(), resolved) ? resolved : root;
+    aio::run(serve(
+        config, 0, 0,
+        [](std::uint16_t port) {
+            fmt::print("http_server on 127.0.0.1:{} (1 thread)\n", port);
+            std::fflush(stdout);
+        },
+        [&](std::uint16_t port, aio::Event& stop) { return demo_client(port, stop, root); }));
+    ::rmdir(root.c_str());
+    ::rmdir(base);
+    fmt::print("server stopped\n");
+    return 0;
+}
+
+// --- serving ------------------------------------------------------------------------------
+
+aio::Task<> no_client(std::uint16_t, aio::Event&) {
+    co_return;
+}
+
+/// One loop per thread: thread 0 listens first (on --port, or a free port), then the others
+/// listen on the same port (SO_REUSEPORT) and the kernel spreads the connections.
+int serve_threads(const Config& config) {
+    std::promise<std::uint16_t> first_port;
+    std::vector<std::thread> threads;
+    std::vector<std::promise<void>> listening(static_cast<std::size_t>(config.threads));
+    auto run_thread = [&](int index, std::uint16_t port) {
+        aio::run(serve(
+            config, index, port,
+            [&, index](std::uint16_t chosen) {
+                if (index == 0)
+                    first_port.set_value(chosen);
+                listening[static_cast<std::size_t>(index)].set_value();
+            },
+            no_client));
+    };
+    threads.emplace_back(run_thread, 0, config.port);
+    const std::uint16_t port = first_port.get_future().get();
+    for (int i = 1; i < config.threads; ++i)
+        threads.emplace_back(run_thread, i, port);
+    for (auto& promise : listening)
+        promise.get_future().wait();
+    fmt::print("http_server on 127.0.0.1:{} ({} thread{})\n", port, config.threads,
+               config.threads == 1 ? "" : "s");
+    std::fflush(stdout);
+    for (std::thread& thread : threads)
+        thread.join();
+    fmt::print("server stopped\n");
+    return 0;
+}
+
+[[noreturn]] void usage(const std::string& problem) {
+    fmt::print(stderr,
+               "http_server: {}\nusage: http_server --port N [--threads N] [--static DIR] "
+               "[--idle-timeout SECONDS]\n",
+               problem);
+    std::exit(2);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    if (argc == 1)
+        return demo();
+    Config config;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view flag = argv[i];
+        if (i + 1 == argc)
+            usage(fmt::format("{} needs a value", flag));
+        const std::string value = argv[++i];
+        try {
+            if (flag == "--port") {
+                config.port = static_cast<std::uint16_t>(std::stoul(value));
+            } else if (flag == "--threads") {
+                config.threads = std::stoi(value);
+                if (config.threads < 1 || config.threads > 256)
+                    usage("--threads takes 1 to 256");
+            } else if (flag == "--static") {
+                char resolved[PATH_MAX];
+                if (!::realpath(value.c_str(), resolved))
+                    usage(fmt::format("--static {}: no such directory", value));
+                config.static_root = resolved;
+            } else if (flag == "--idle-timeout") {
+                config.idle_timeout =
+                    std::chrono::milliseconds(static_cast<std::int64_t>(std::stod(value) * 1000));
+            } else {
+                usage(fmt::format("unknown option {}", flag));
+            }
+        } catch (const std::logic_error&) {
+            usage(fmt::format("{} {}: not a number", flag, value));
+        }
+    }
+    // Each thread's loop has its own SIGTERM / SIGINT handler: one signal stops them all.
+    return serve_threads(config);
+}
