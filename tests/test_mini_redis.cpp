@@ -5,13 +5,13 @@
 // exits 0. The children are started with aio::create_subprocess_exec. Skipped, with a
 // message, where redis-cli / python3-redis are not installed (.ci/run installs them).
 #include "catch.hpp"
+#include "client_test_util.hpp"
 #include "io_test_util.hpp"
 
 #include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <dirent.h>
 #include <string>
 #include <vector>
 
@@ -24,71 +24,13 @@
 
 using namespace std::chrono_literals;
 using aio_test::io::run_bounded;
+using namespace aio_test::clients;
 
 namespace {
 
-bool is_executable(const std::string& path) {
-    return ::access(path.c_str(), X_OK) == 0;
-}
-
-/// `program` found in PATH (or /usr/bin), "" when it is not installed.
-std::string find_program(const std::string& program) {
-    const char* path = ::getenv("PATH");
-    std::string dirs = std::string(path ? path : "") + ":/usr/bin";
-    std::size_t begin = 0;
-    while (begin <= dirs.size()) {
-        const std::size_t end = std::min(dirs.find(':', begin), dirs.size());
-        const std::string candidate = dirs.substr(begin, end - begin) + "/" + program;
-        if (end > begin && is_executable(candidate))
-            return candidate;
-        begin = end + 1;
-    }
-    return "";
-}
-
-/// Fds the process `pid` has open.
-int fds_of(int pid) {
-    int n = 0;
-    if (DIR* dir = ::opendir(("/proc/" + std::to_string(pid) + "/fd").c_str())) {
-        while (const dirent* entry = ::readdir(dir))
-            n += entry->d_name[0] != '.';
-        ::closedir(dir);
-    }
-    return n;
-}
-
-/// Whether the server's fds come back to `baseline` (it closes a connection when it sees the
-/// client's end of file, a moment after the client is gone): polled for up to 5 s.
-aio::Task<std::string> fds_back(int pid, int baseline) {
-    for (int i = 0; i < 500 && fds_of(pid) != baseline; ++i)
-        co_await aio::sleep(10ms);
-    co_return fds_of(pid) == baseline ? "fds back" : "fds leaked";
-}
-
-/// A mini_redis child on a free port.
-struct MiniRedis {
-    aio::Process process;
-    std::string port;
-};
-
-aio::Task<MiniRedis> start_mini_redis(std::string maxclients = "10000") {
-    aio::Process p =
-        co_await aio::create_subprocess_exec(AIO_MINI_REDIS, "--port", "0", "--maxclients",
-                                             maxclients, aio::ProcessOptions{.stdout_ = aio::PIPE});
-    const std::string banner = co_await aio::wait_for(p.stdout_->readline(), 10s);
-    const std::string prefix = "mini_redis on 127.0.0.1:";
-    REQUIRE(banner.rfind(prefix, 0) == 0);
-    std::string port = banner.substr(prefix.size());
-    port.pop_back(); // '\n'
-    co_return MiniRedis{std::move(p), std::move(port)};
-}
-
-/// SIGTERM, then the exit status and what it printed last.
-aio::Task<std::string> stop(MiniRedis& server) {
-    server.process.terminate();
-    std::string rest = co_await aio::wait_for(server.process.stdout_->read(), 10s);
-    const int code = co_await aio::wait_for(server.process.wait(), 10s);
-    co_return rest + "exit " + std::to_string(code);
+aio::Task<ServerProcess> start_mini_redis(std::string maxclients = "10000") {
+    const std::vector<std::string> argv{AIO_MINI_REDIS, "--port", "0", "--maxclients", maxclients};
+    return start_server_process(argv, "mini_redis on 127.0.0.1:");
 }
 
 /// The next three lines redis-cli prints for a pub/sub event.
@@ -97,16 +39,6 @@ aio::Task<std::string> three_lines(aio::StreamReader output) {
     for (int i = 0; i < 3; ++i)
         lines += co_await aio::wait_for(output.readline(), 10s);
     co_return lines;
-}
-
-/// Runs a client program to completion with `input` on its stdin; its stdout and stderr.
-aio::Task<std::string> run_client(std::vector<std::string> argv, std::string input = {}) {
-    aio::Process p = co_await aio::create_subprocess_exec(
-        argv,
-        aio::ProcessOptions{.stdin_ = aio::PIPE, .stdout_ = aio::PIPE, .stderr_ = aio::STDOUT});
-    auto [out, err] = co_await aio::wait_for(p.communicate(std::move(input)), 30s);
-    const int code = co_await p.wait();
-    co_return out + (code == 0 ? "" : "[exit " + std::to_string(code) + "]");
 }
 
 } // namespace
@@ -129,13 +61,13 @@ TEST_CASE("mini_redis: redis-cli runs a script and gets what redis-server 7 answ
         "ERR wrong number of arguments for 'get' command\n\nOK\n0\n";
     aio::EventLoop loop;
     auto body = [&]() -> aio::Task<std::vector<std::string>> {
-        MiniRedis server = co_await start_mini_redis();
+        ServerProcess server = co_await start_mini_redis();
         const int fds = fds_of(server.process.pid());
         std::vector<std::string> log;
         const std::vector<std::string> argv{redis_cli, "-p", server.port};
         log.push_back(co_await run_client(argv, script));
         log.push_back(co_await fds_back(server.process.pid(), fds));
-        log.push_back(co_await stop(server));
+        log.push_back(co_await stop_server_process(server));
         co_return log;
     };
     REQUIRE(run_bounded(loop, body(), 60s) ==
@@ -148,7 +80,7 @@ TEST_CASE("mini_redis: pub/sub between two redis-cli clients", "[mini_redis][cli
         AIO_SKIP("redis-cli is not installed (Debian: apt-get install redis-tools)");
     aio::EventLoop loop;
     auto body = [&]() -> aio::Task<std::vector<std::string>> {
-        MiniRedis server = co_await start_mini_redis();
+        ServerProcess server = co_await start_mini_redis();
         std::vector<std::string> log;
         const std::vector<std::string> subscribe{redis_cli, "-p", server.port, "SUBSCRIBE", "news"};
         aio::Process subscriber = co_await aio::create_subprocess_exec(
@@ -163,7 +95,7 @@ TEST_CASE("mini_redis: pub/sub between two redis-cli clients", "[mini_redis][cli
         log.push_back(co_await run_client(nobody));
         subscriber.terminate();
         log.push_back(std::to_string(co_await subscriber.wait()));
-        log.push_back(co_await stop(server));
+        log.push_back(co_await stop_server_process(server));
         co_return log;
     };
     REQUIRE(run_bounded(loop, body(), 60s) ==
@@ -173,20 +105,14 @@ TEST_CASE("mini_redis: pub/sub between two redis-cli clients", "[mini_redis][cli
 
 TEST_CASE("mini_redis: redis-py runs every command, a 2000-command pipeline and pub/sub",
           "[mini_redis][clients]") {
-    const std::string python =
-        is_executable("/usr/bin/python3") ? "/usr/bin/python3" : find_program("python3");
+    const std::string python = find_python();
     if (python.empty() || ::system((python + " -c 'import redis' 2>/dev/null").c_str()) != 0)
         AIO_SKIP("python3-redis is not installed (Debian: apt-get install python3-redis)");
     aio::EventLoop loop;
     auto body = [&]() -> aio::Task<std::vector<std::string>> {
-        MiniRedis server = co_await start_mini_redis();
-        const int fds = fds_of(server.process.pid());
-        std::vector<std::string> log;
+        ServerProcess server = co_await start_mini_redis();
         const std::vector<std::string> argv{python, AIO_REDIS_PY_CLIENT, server.port};
-        log.push_back(co_await run_client(argv));
-        log.push_back(co_await fds_back(server.process.pid(), fds));
-        log.push_back(co_await stop(server));
-        co_return log;
+        co_return co_await run_client_then_stop(server, argv);
     };
     REQUIRE(run_bounded(loop, body(), 60s) ==
             std::vector<std::string>{"ok\n", "fds back", "server stopped\nexit 0"});
@@ -197,7 +123,7 @@ TEST_CASE("mini_redis: bad input gets -ERR Protocol error and a closed connectio
           "[mini_redis]") {
     aio::EventLoop loop;
     auto body = [&]() -> aio::Task<std::vector<std::string>> {
-        MiniRedis server = co_await start_mini_redis("3");
+        ServerProcess server = co_await start_mini_redis("3");
         const int port = std::stoi(server.port);
         const int fds = fds_of(server.process.pid());
         std::vector<std::string> log;
@@ -228,7 +154,7 @@ TEST_CASE("mini_redis: bad input gets -ERR Protocol error and a closed connectio
         writer.close();
         clients.clear();
         log.push_back(co_await fds_back(server.process.pid(), fds));
-        log.push_back(co_await stop(server));
+        log.push_back(co_await stop_server_process(server));
         co_return log;
     };
     REQUIRE(run_bounded(loop, body(), 60s) ==

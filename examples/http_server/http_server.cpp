@@ -179,9 +179,10 @@ struct Site {
     }
 };
 
-/// Appends the response to one request (a coroutine for /static/, which reads on a thread).
-aio::Task<> respond(Site& site, const http::RequestHead& head, std::string_view body,
-                    std::string& out) {
+/// Appends the response to one request (a coroutine for /static/, which reads on a thread);
+/// false when the connection ends after it.
+aio::Task<bool> respond(Site& site, const http::RequestHead& head, std::string_view body,
+                        std::string& out) {
     http::ResponseOptions options;
     options.keep_alive = head.keep_alive && !site.stopping;
     options.date = site.date;
@@ -191,7 +192,7 @@ aio::Task<> respond(Site& site, const http::RequestHead& head, std::string_view 
     if (!path) {
         options.keep_alive = false;
         http::append_response(out, 400, "a malformed %-escape in the target\n", options);
-        co_return;
+        co_return false;
     }
     if (*path == "/" || *path == "/thread") {
         if (!get) {
@@ -216,7 +217,7 @@ aio::Task<> respond(Site& site, const http::RequestHead& head, std::string_view 
         if (!get) {
             options.extra_headers = "Allow: GET, HEAD\r\n";
             http::append_response(out, 405, "", options);
-            co_return;
+            co_return options.keep_alive;
         }
         std::optional<std::string> file;
         if (!site.config.static_root.empty())
@@ -230,6 +231,7 @@ aio::Task<> respond(Site& site, const http::RequestHead& head, std::string_view 
     } else {
         http::append_response(out, 404, "not found\n", options);
     }
+    co_return options.keep_alive;
 }
 
 aio::Task<> discard_input(aio::StreamReader reader) {
@@ -240,7 +242,8 @@ aio::Task<> discard_input(aio::StreamReader reader) {
     }
 }
 
-/// After a response that ends a connection on bad input: shut the write side (the client sees
+/// After a response that ends a connection with input unanswered (bad input, or requests
+/// pipelined after a "Connection: close"): shut the write side (the client sees
 /// end of file after the response), then read and drop what the client still sends for up to a
 /// second — closing with unread bytes would reset the connection, and the client could lose
 /// the response (nginx's "lingering close").
@@ -256,18 +259,32 @@ aio::Task<> linger(aio::StreamReader reader, aio::StreamWriter writer) {
 /// A request being received: its head once parsed, the body bytes used so far.
 struct Incoming {
     http::RequestHead head;
-    std::size_t head_size = 0; // 0: the head is not complete yet
+    std::size_t head_size = 0;
     std::size_t body_size = 0; // bytes after the head used (the body, or its chunked framing)
     std::string chunked_body;
     http::ChunkedDecoder decoder;
     bool continue_sent = false;
 
+    /// "100 Continue", once, when the client waits for it before sending the body.
+    void ask_for_body(std::string& out) {
+        if (head.expect_continue && !continue_sent)
+            out += "HTTP/1.1 100 Continue\r\n\r\n";
+        continue_sent = true;
+    }
     void next() {
         head_size = body_size = 0;
         chunked_body.clear();
         continue_sent = false;
     }
 };
+
+/// The response to input the parser refused (its status and why); the connection then ends.
+void append_rejection(const Site& site, const http::Result& refused, std::string& out) {
+    http::ResponseOptions options;
+    options.keep_alive = false;
+    options.date = site.date;
+    http::append_response(out, refused.status, fmt::format("{}\n", refused.reason), options);
+}
 
 aio::Task<> serve_connection(Site& site, Connection& connection, aio::StreamReader reader,
                              aio::StreamWriter writer) {
@@ -281,68 +298,52 @@ aio::Task<> serve_connection(Site& site, Connection& connection, aio::StreamRead
         std::string out;
         for (;;) {
             const std::string_view pending = std::string_view(in).substr(start);
-            if (request.head_size == 0) {
-                if (pending.empty())
-                    break;
-                const http::Result head = http::parse_head(pending, request.head, limits);
-                if (head.parse == http::Parse::incomplete)
-                    break;
-                if (head.parse == http::Parse::error) {
-                    http::ResponseOptions options;
-                    options.keep_alive = false;
-                    options.date = site.date;
-                    http::append_response(out, head.status, fmt::format("{}\n", head.reason),
-                                          options);
-                    closing = bad_input = true;
-                    break;
-                }
-                request.head_size = head.consumed;
+            if (pending.empty())
+                break;
+            // Parsed again while its body arrives: the head's views point into `in`, which
+            // moves as it grows.
+            const http::Result head = http::parse_head(pending, request.head, limits);
+            if (head.parse == http::Parse::incomplete)
+                break;
+            if (head.parse == http::Parse::error) {
+                append_rejection(site, head, out);
+                closing = bad_input = true;
+                break;
             }
+            request.head_size = head.consumed;
             std::string_view body;
             const std::string_view after_head = pending.substr(request.head_size);
             if (request.head.chunked) {
                 const http::Result chunks = request.decoder.feed(
                     after_head.substr(request.body_size), request.chunked_body, limits);
+                request.body_size += chunks.consumed;
                 if (chunks.parse == http::Parse::error) {
-                    http::ResponseOptions options;
-                    options.keep_alive = false;
-                    options.date = site.date;
-                    http::append_response(out, chunks.status, fmt::format("{}\n", chunks.reason),
-                                          options);
+                    append_rejection(site, chunks, out);
                     closing = bad_input = true;
                     break;
                 }
-                request.body_size += chunks.consumed;
-                body = request.chunked_body;
                 if (chunks.parse == http::Parse::incomplete) {
-                    if (request.head.expect_continue && !request.continue_sent) {
-                        out += "HTTP/1.1 100 Continue\r\n\r\n";
-                        request.continue_sent = true;
-                    }
+                    request.ask_for_body(out);
                     break;
                 }
+                body = request.chunked_body;
             } else if (request.head.content_length > 0) {
                 if (after_head.size() < request.head.content_length) {
-                    if (request.head.expect_continue && !request.continue_sent) {
-                        out += "HTTP/1.1 100 Continue\r\n\r\n";
-                        request.continue_sent = true;
-                    }
+                    request.ask_for_body(out);
                     break;
                 }
                 request.body_size = request.head.content_length;
                 body = after_head.substr(0, request.body_size);
             }
-            co_await respond(site, request.head, body, out);
+            const bool keep_alive = co_await respond(site, request.head, body, out);
             start += request.head_size + request.body_size;
-            closing = !request.head.keep_alive || site.stopping;
+            closing = !keep_alive;
             request.next();
             if (closing)
                 break;
         }
-        if (request.head_size == 0 || !request.head.chunked) {
-            in.erase(0, start); // (a chunked body's head is kept while the body arrives)
-            start = 0;
-        }
+        in.erase(0, start);
+        start = 0;
         if (!out.empty())
             writer.write(std::move(out));
         if (closing)
@@ -357,8 +358,8 @@ aio::Task<> serve_connection(Site& site, Connection& connection, aio::StreamRead
         connection.last_active = std::chrono::steady_clock::now();
         in += chunk;
     }
-    if (bad_input)
-        co_await linger(reader, writer);
+    if (bad_input || !in.empty() || reader.buffered() > 0)
+        co_await linger(reader, writer); // (requests after the last answered: see linger)
     writer.close();
 }
 
