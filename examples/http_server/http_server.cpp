@@ -398,12 +398,12 @@ aio::Task<> serve(const Config& config, int thread_index, std::uint16_t port, Li
     };
     aio::ServerOptions options;
     options.reuse_port = config.threads > 1;
-    aio::Server listener = co_await aio::start_server(handle, "127.0.0.1", port, options);
-    listening(listener.port());
     aio::Event stop;
     aio::EventLoop& loop = aio::get_running_loop();
     loop.add_signal_handler(SIGTERM, [&] { stop.set(); });
     loop.add_signal_handler(SIGINT, [&] { stop.set(); });
+    aio::Server listener = co_await aio::start_server(handle, "127.0.0.1", port, options);
+    listening(listener.port()); // (once everything is set up: a SIGTERM from then on stops it)
     aio::Task<> keeper = aio::create_task(housekeeping(site));
     aio::Task<> client = aio::create_task(ready(listener.port(), stop));
     co_await stop.wait();

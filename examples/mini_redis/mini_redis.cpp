@@ -727,13 +727,14 @@ aio::Task<> serve(std::uint16_t port, std::size_t maxclients, Ready ready) {
         }
         slots.release();
     };
-    aio::Server listener = co_await aio::start_server(handle, "127.0.0.1", port);
-    fmt::print("mini_redis on 127.0.0.1:{}\n", listener.port());
-    std::fflush(stdout);
     aio::Event stop;
     aio::EventLoop& loop = aio::get_running_loop();
     loop.add_signal_handler(SIGTERM, [&] { stop.set(); });
     loop.add_signal_handler(SIGINT, [&] { stop.set(); });
+    aio::Server listener = co_await aio::start_server(handle, "127.0.0.1", port);
+    // Printed once everything is set up: a SIGTERM from then on is a graceful stop.
+    fmt::print("mini_redis on 127.0.0.1:{}\n", listener.port());
+    std::fflush(stdout);
     aio::Task<> sweeper = aio::create_task(sweep_expired(server));
     aio::Task<> client = aio::create_task(ready(listener.port(), stop));
     co_await stop.wait();
