@@ -232,19 +232,24 @@ private:
 
     /// Reaps the child if it has exited; then wakes every waiter and drops the watch.
     void check_exit() {
-        if (exited_)
-            return;
+        if (exited_ || !try_reap())
+            return; // still running (a SIGCHLD of another child, or of a stop)
+        stop_watching();
+        wake_waiters();
+        release(); // the watch's reference; may delete this
+    }
+
+    /// waitpid(WNOHANG): false while the child runs, else its exit is recorded.
+    bool try_reap() noexcept {
         int status = 0;
         pid_t r;
         do {
             r = ::waitpid(pid_, &status, WNOHANG);
         } while (r < 0 && errno == EINTR);
         if (r == 0)
-            return; // still running (a SIGCHLD of another child, or of a stop)
+            return false;
         record_exit(r == pid_, status);
-        stop_watching();
-        wake_waiters();
-        release(); // the watch's reference; may delete this
+        return true;
     }
 
     void record_exit(bool reaped, int status) noexcept {
@@ -312,21 +317,8 @@ private:
     static void loop_closed(LoopResource& resource) noexcept {
         auto& child = static_cast<ChildProcess&>(resource);
         child.is_resource_ = false; // the loop unlinked it
-        if (child.pidfd_ >= 0) {
-            child.loop_->cancel_turn_end(child);
-            child.loop_->io().close(std::exchange(child.pidfd_, -1));
-        }
-        if (child.sigchld_watch_)
-            LoopAccess::signals(child.loop_->loop())
-                .unwatch(std::exchange(child.sigchld_watch_, 0));
-        int status = 0;
-        pid_t r;
-        do {
-            r = ::waitpid(child.pid_, &status, WNOHANG);
-        } while (r < 0 && errno == EINTR);
-        if (r != 0)
-            child.record_exit(r == child.pid_, status);
-        else if (!child.handle_alive_ && !child.unkillable_)
+        child.stop_watching();
+        if (!child.try_reap() && !child.handle_alive_ && !child.unkillable_)
             child.reap_blocking(); // killed when its Process went
         child.loop_ = nullptr;
         child.release(); // the watch's reference (resources are unlinked by the loop)
