@@ -1,45 +1,67 @@
 #!/usr/bin/env bash
-# Needs (Debian packages): redis-server, redis-tools (redis-benchmark, redis-cli), g++,
-# libfmt-dev, util-linux (taskset).
+# Needs (Debian packages): redis-server, redis-tools (redis-benchmark, redis-cli), nginx-light,
+# wrk, curl, g++, libfmt-dev, util-linux (taskset), python3.
 #
-# Macro benchmark: examples/mini_redis against redis-server 7 (Debian's, --save '' --appendonly
-# no) under redis-benchmark, in the same run. Each server is pinned to cpu 0 and the client to
-# cpu 1 (taskset); each measurement starts a fresh server on a free port, waits until it
-# answers PING, runs `redis-benchmark -c 50 -n N -P P -t set,get,incr`, and stops the server by
-# its pid. Servers are interleaved per run (mini_redis, redis-server, mini_redis, ...); the table
-# shows the median requests/s of the runs and the ratio mini_redis / redis-server.
-# Target: >= 1.0x redis-server on SET and GET at -P 1 and -P 16 (reported, never an error).
-# (The HTTP half of this benchmark, http_server against nginx, comes with http_server.)
+# Macro benchmark: the example servers against the servers people run, in the same run.
+#  - examples/mini_redis against redis-server 7 (Debian's, --save '' --appendonly no) under
+#    `redis-benchmark -c 50 -n N -P P -t set,get,incr` at -P 1 and -P 16;
+#  - examples/http_server against nginx (Debian's nginx-light: one worker, access log off,
+#    `return 200 "Hello, world!\n"`, the same body as http_server's GET /) under
+#    `wrk -t1 -c50 -d10s --latency`: requests/s and the 99th percentile latency.
+# Each server is pinned to cpu 0 and the client to cpu 1 (taskset); each measurement starts a
+# fresh server on a free port, waits until it answers, runs the client and stops the server by
+# its pid. Servers are interleaved per run (ours, theirs, ours, ...); the tables show the
+# median of the runs and the ratio ours / theirs.
+# Targets (reported, never an error): mini_redis >= 1.0x redis-server on SET and GET at -P 1
+# and -P 16; http_server >= 1.0x nginx's requests/s with a p99 no worse than 1.2x nginx's.
 #
-#   bench/macro/run_macro.sh [--runs N] [--requests N] [--pipelined-requests N] [--mini-redis PATH]
+#   bench/macro/run_macro.sh [--runs N] [--only redis|http] [--requests N]
+#                            [--pipelined-requests N] [--duration S] [--mini-redis PATH]
+#                            [--http-server PATH]
 #
-#   --runs N                 runs per server and pipeline depth (default 3)
+#   --runs N                 runs per server and configuration (default 3)
+#   --only redis|http        one half only (default both)
 #   --requests N             requests per command at -P 1 (default 500000)
 #   --pipelined-requests N   requests per command at -P 16 (default 5000000)
-#   --mini-redis PATH        the server to measure (default: built here with g++ -O2)
+#   --duration S             seconds of each wrk run (default 10)
+#   --mini-redis PATH        the servers to measure (default: built here with g++ -O2)
+#   --http-server PATH
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 runs=3
+only=""
 requests=500000
 pipelined_requests=5000000
+duration=10
 mini_redis=""
+http_server=""
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --runs) runs="$2"; shift 2 ;;
         --requests) requests="$2"; shift 2 ;;
         --pipelined-requests) pipelined_requests="$2"; shift 2 ;;
+        --only) only="$2"; shift 2 ;;
+        --duration) duration="$2"; shift 2 ;;
         --mini-redis) mini_redis="$2"; shift 2 ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        --http-server) http_server="$2"; shift 2 ;;
+        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
         *) echo "run_macro.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
 
-for tool in redis-server redis-benchmark redis-cli; do
-    command -v "$tool" > /dev/null || { echo "run_macro.sh: $tool is missing (apt-get install redis-server redis-tools)" >&2; exit 2; }
-done
+[[ -z "$only" || "$only" == redis || "$only" == http ]] || { echo "run_macro.sh: --only takes redis or http" >&2; exit 2; }
+do_redis=$([[ "$only" != http ]] && echo 1 || echo "")
+do_http=$([[ "$only" != redis ]] && echo 1 || echo "")
+need() { command -v "$1" > /dev/null || { echo "run_macro.sh: $1 is missing (apt-get install $2)" >&2; exit 2; }; }
+if [[ -n "$do_redis" ]]; then
+    need redis-server redis-server; need redis-benchmark redis-tools; need redis-cli redis-tools
+fi
+if [[ -n "$do_http" ]]; then
+    need nginx nginx-light; need wrk wrk; need curl curl
+fi
 pin_server=(); pin_client=()
 if command -v taskset > /dev/null && [[ "$(nproc)" -ge 2 ]]; then
     pin_server=(taskset -c 0); pin_client=(taskset -c 1)
@@ -52,30 +74,71 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-if [[ -z "$mini_redis" ]]; then
-    mini_redis="$work/mini_redis"
-    "${CXX:-g++}" -std=c++20 -O2 -DNDEBUG -I"$root/include" "$root/examples/mini_redis/mini_redis.cpp" \
-        -o "$mini_redis" -lfmt -pthread
-fi
+build() { # build <example name>: the example, with g++ -O2, into $work
+    "${CXX:-g++}" -std=c++20 -O2 -DNDEBUG -I"$root/include" "$root/examples/$1/$1.cpp" \
+        -o "$work/$1" -lfmt -pthread
+}
+if [[ -n "$do_redis" && -z "$mini_redis" ]]; then build mini_redis; mini_redis="$work/mini_redis"; fi
+if [[ -n "$do_http" && -z "$http_server" ]]; then build http_server; http_server="$work/http_server"; fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# start <server> <port>: starts it pinned, waits until it answers PING (5 s at most).
-start() {
-    local port="$2"
-    if [[ "$1" == mini_redis ]]; then
-        "${pin_server[@]}" "$mini_redis" --port "$port" > /dev/null &
-    else
-        "${pin_server[@]}" redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
-            --daemonize no --logfile /dev/null > /dev/null &
-    fi
-    server_pid=$!
+# wait_until <what> <command...>: polls the command (5 s at most).
+wait_until() {
+    local what="$1"; shift
     for _ in $(seq 50); do
-        [[ "$(redis-cli -p "$port" PING 2> /dev/null)" == PONG ]] && return 0
+        "$@" > /dev/null 2>&1 && return 0
         sleep 0.1
     done
-    echo "run_macro.sh: $1 did not answer on port $port" >&2
+    echo "run_macro.sh: $what did not answer" >&2
     exit 1
+}
+answers_ping() { [[ "$(redis-cli -p "$1" PING 2> /dev/null)" == PONG ]]; }
+
+# nginx_conf <port>: one worker, access log off, every path 200 "Hello, world!\n"
+nginx_conf() {
+    [[ "$(id -u)" == 0 ]] && echo "user root;"
+    cat << EOF
+worker_processes 1;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $work/nginx/body;
+    proxy_temp_path $work/nginx/proxy;
+    fastcgi_temp_path $work/nginx/fastcgi;
+    uwsgi_temp_path $work/nginx/uwsgi;
+    scgi_temp_path $work/nginx/scgi;
+    server {
+        listen 127.0.0.1:$1;
+        default_type text/plain;
+        location / { return 200 "Hello, world!\n"; }
+    }
+}
+EOF
+}
+
+# start <server> <port>: starts it pinned and waits until it answers.
+start() {
+    local port="$2"
+    case "$1" in
+        mini_redis) "${pin_server[@]}" "$mini_redis" --port "$port" > /dev/null & ;;
+        redis-server) "${pin_server[@]}" redis-server --port "$port" --bind 127.0.0.1 --save '' \
+                          --appendonly no --daemonize no --logfile /dev/null > /dev/null & ;;
+        http_server) "${pin_server[@]}" "$http_server" --port "$port" > /dev/null & ;;
+        nginx)
+            mkdir -p "$work/nginx"
+            nginx_conf "$port" > "$work/nginx/nginx.conf"
+            "${pin_server[@]}" nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" > /dev/null 2>&1 & ;;
+    esac
+    server_pid=$!
+    if [[ "$1" == mini_redis || "$1" == redis-server ]]; then
+        wait_until "$1 on port $port" answers_ping "$port"
+    else
+        wait_until "$1 on port $port" curl -sf "http://127.0.0.1:$port/"
+    fi
 }
 stop() {
     kill "$server_pid"
@@ -83,43 +146,78 @@ stop() {
     server_pid=""
 }
 
+# to_us <a latency as wrk prints it: 812.00us, 1.23ms, 1.01s>: microseconds
+to_us() { awk -v t="$1" 'BEGIN { v = t + 0; if (t ~ /us$/) print v; else if (t ~ /ms$/) print v * 1000; else print v * 1000000 }'; }
+
 declare -A results
 for ((r = 1; r <= runs; r++)); do
-    for pipeline in 1 16; do
-        n=$([[ $pipeline == 1 ]] && echo "$requests" || echo "$pipelined_requests")
-        for server in mini_redis redis-server; do
+    if [[ -n "$do_redis" ]]; then
+        for pipeline in 1 16; do
+            n=$([[ $pipeline == 1 ]] && echo "$requests" || echo "$pipelined_requests")
+            for server in mini_redis redis-server; do
+                port="$(free_port)"
+                start "$server" "$port"
+                # --csv: "test","rps",...; one line per command
+                while IFS=, read -r test rps _; do
+                    test="${test//\"/}"; rps="${rps//\"/}"
+                    [[ "$test" == test ]] && continue
+                    results["$server,$pipeline,$test"]+="$rps "
+                    echo "run $r -P $pipeline $server $test: $rps requests/s"
+                done < <("${pin_client[@]}" redis-benchmark -p "$port" -c 50 -n "$n" -P "$pipeline" \
+                             -t set,get,incr --csv 2> /dev/null)
+                stop
+            done
+        done
+    fi
+    if [[ -n "$do_http" ]]; then
+        for server in http_server nginx; do
             port="$(free_port)"
             start "$server" "$port"
-            # --csv: "test","rps",...; one line per command
-            while IFS=, read -r test rps _; do
-                test="${test//\"/}"; rps="${rps//\"/}"
-                [[ "$test" == test ]] && continue
-                results["$server,$pipeline,$test"]+="$rps "
-                echo "run $r -P $pipeline $server $test: $rps requests/s"
-            done < <("${pin_client[@]}" redis-benchmark -p "$port" -c 50 -n "$n" -P "$pipeline" \
-                         -t set,get,incr --csv 2> /dev/null)
+            out="$("${pin_client[@]}" wrk -t1 -c50 -d"${duration}s" --latency "http://127.0.0.1:$port/")"
             stop
+            rps="$(awk '/^Requests\/sec:/ {print $2}' <<< "$out")"
+            p99="$(to_us "$(awk '$1 == "99%" {print $2}' <<< "$out")")"
+            errors="$(awk '/Non-2xx|Socket errors/' <<< "$out")"
+            [[ -n "$errors" ]] && echo "run $r $server: $errors" >&2
+            results["$server,rps"]+="$rps "
+            results["$server,p99"]+="$p99 "
+            echo "run $r $server: $rps requests/s, p99 $p99 us"
         done
-    done
+    fi
 done
 
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2fx", a / b}'; }
 echo
-echo "## mini_redis vs redis-server $(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p'): redis-benchmark -c 50, requests/s, medians of $runs runs"
-echo
-echo "$(date -u '+%Y-%m-%d'), $(nproc) CPUs: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), Linux $(uname -r)"
-echo
-echo "| command | -P | mini_redis | redis-server | ratio | target |"
-echo "| --- | ---: | ---: | ---: | ---: | --- |"
-for pipeline in 1 16; do
-    for test in SET GET INCR; do
-        mine="$(median <<< "${results[mini_redis,$pipeline,$test]:-}")"
-        theirs="$(median <<< "${results[redis-server,$pipeline,$test]:-}")"
-        ratio="$(awk -v a="$mine" -v b="$theirs" 'BEGIN {printf "%.2fx", a / b}')"
-        target="—"
-        if [[ $test != INCR ]]; then
-            target="$(awk -v a="$mine" -v b="$theirs" 'BEGIN {print (a >= b) ? ">= 1.0x: met" : ">= 1.0x: MISSED"}')"
-        fi
-        echo "| $test | $pipeline | $mine | $theirs | $ratio | $target |"
+echo "$(date -u '+%Y-%m-%d'), $(nproc) CPUs: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), Linux $(uname -r); medians of $runs runs"
+if [[ -n "$do_redis" ]]; then
+    echo
+    echo "## mini_redis vs redis-server $(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p'): redis-benchmark -c 50, requests/s"
+    echo
+    echo "| command | -P | mini_redis | redis-server | ratio | target |"
+    echo "| --- | ---: | ---: | ---: | ---: | --- |"
+    for pipeline in 1 16; do
+        for test in SET GET INCR; do
+            mine="$(median <<< "${results[mini_redis,$pipeline,$test]:-}")"
+            theirs="$(median <<< "${results[redis-server,$pipeline,$test]:-}")"
+            target="—"
+            if [[ $test != INCR ]]; then
+                target="$(awk -v a="$mine" -v b="$theirs" 'BEGIN {print (a >= b) ? ">= 1.0x: met" : ">= 1.0x: MISSED"}')"
+            fi
+            echo "| $test | $pipeline | $mine | $theirs | $(ratio "$mine" "$theirs") | $target |"
+        done
     done
-done
+fi
+if [[ -n "$do_http" ]]; then
+    echo
+    echo "## http_server vs nginx $(nginx -v 2>&1 | sed -n 's|.*nginx/||p'): wrk -t1 -c50 -d${duration}s, GET /"
+    echo
+    echo "| figure | http_server | nginx | ratio | target |"
+    echo "| --- | ---: | ---: | ---: | --- |"
+    mine="$(median <<< "${results[http_server,rps]}")"; theirs="$(median <<< "${results[nginx,rps]}")"
+    met="$(awk -v a="$mine" -v b="$theirs" 'BEGIN {print (a >= b) ? "met" : "MISSED"}')"
+    echo "| requests/s | $mine | $theirs | $(ratio "$mine" "$theirs") | >= 1.0x: $met |"
+    mine="$(median <<< "${results[http_server,p99]}")"; theirs="$(median <<< "${results[nginx,p99]}")"
+    met="$(awk -v a="$mine" -v b="$theirs" 'BEGIN {print (a <= 1.2 * b) ? "met" : "MISSED"}')"
+    echo "| p99 latency (us) | $mine | $theirs | $(ratio "$mine" "$theirs") | <= 1.2x: $met |"
+fi
