@@ -179,23 +179,28 @@ struct Site {
     }
 };
 
-/// Appends the response to one request (a coroutine for /static/, which reads on a thread);
-/// false when the connection ends after it.
-aio::Task<bool> respond(Site& site, const http::RequestHead& head, std::string_view body,
-                        std::string& out) {
+bool is_get(const http::RequestHead& head) {
+    return head.method == "GET" || head.method == "HEAD";
+}
+
+http::ResponseOptions response_options(const Site& site, const http::RequestHead& head) {
     http::ResponseOptions options;
     options.keep_alive = head.keep_alive && !site.stopping;
     options.date = site.date;
     options.head_only = head.method == "HEAD";
-    const bool get = head.method == "GET" || head.method == "HEAD";
-    const std::optional<std::string> path = decoded_path(head.target);
+    return options;
+}
+
+/// Appends the response to a request for anything but a file (those: send_file); false when
+/// the connection ends after it.
+bool respond(const Site& site, const http::RequestHead& head,
+             const std::optional<std::string>& path, std::string_view body, std::string& out) {
+    http::ResponseOptions options = response_options(site, head);
     if (!path) {
         options.keep_alive = false;
         http::append_response(out, 400, "a malformed %-escape in the target\n", options);
-        co_return false;
-    }
-    if (*path == "/" || *path == "/thread") {
-        if (!get) {
+    } else if (*path == "/" || *path == "/thread" || path->starts_with("/static/")) {
+        if (!is_get(head)) {
             options.extra_headers = "Allow: GET, HEAD\r\n";
             http::append_response(out, 405, "", options);
         } else if (*path == "/") {
@@ -213,23 +218,25 @@ aio::Task<bool> respond(Site& site, const http::RequestHead& head, std::string_v
             options.content_type = "application/octet-stream";
             http::append_response(out, 200, body, options);
         }
-    } else if (path->starts_with("/static/")) {
-        if (!get) {
-            options.extra_headers = "Allow: GET, HEAD\r\n";
-            http::append_response(out, 405, "", options);
-            co_return options.keep_alive;
-        }
-        std::optional<std::string> file;
-        if (!site.config.static_root.empty())
-            file = co_await aio::to_thread(load_static, site.config.static_root, path->substr(8));
-        if (!file) {
-            http::append_response(out, 404, "not found\n", options);
-        } else {
-            options.content_type = content_type(*path);
-            http::append_response(out, 200, *file, options);
-        }
     } else {
         http::append_response(out, 404, "not found\n", options);
+    }
+    return options.keep_alive;
+}
+
+/// Appends the response to GET /static/<file>: the file is read on a worker thread (opening
+/// and reading a file block, which a loop must not). False when the connection ends after it.
+aio::Task<bool> send_file(const Site& site, const http::RequestHead& head, std::string path,
+                          std::string& out) {
+    http::ResponseOptions options = response_options(site, head);
+    std::optional<std::string> file;
+    if (!site.config.static_root.empty())
+        file = co_await aio::to_thread(load_static, site.config.static_root, path.substr(8));
+    if (!file) {
+        http::append_response(out, 404, "not found\n", options);
+    } else {
+        options.content_type = content_type(path);
+        http::append_response(out, 200, *file, options);
     }
     co_return options.keep_alive;
 }
@@ -335,7 +342,12 @@ aio::Task<> serve_connection(Site& site, Connection& connection, aio::StreamRead
                 request.body_size = request.head.content_length;
                 body = after_head.substr(0, request.body_size);
             }
-            const bool keep_alive = co_await respond(site, request.head, body, out);
+            std::optional<std::string> path = decoded_path(request.head.target);
+            bool keep_alive;
+            if (path && path->starts_with("/static/") && is_get(request.head))
+                keep_alive = co_await send_file(site, request.head, std::move(*path), out);
+            else
+                keep_alive = respond(site, request.head, path, body, out);
             start += request.head_size + request.body_size;
             closing = !keep_alive;
             request.next();
