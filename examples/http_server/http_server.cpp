@@ -300,9 +300,10 @@ aio::Task<> serve_connection(Site& site, Connection& connection, aio::StreamRead
     std::size_t start = 0; // where the first request not yet answered begins
     Incoming request;
     bool closing = false, bad_input = false;
+    std::string out; // the responses to what was received (its capacity is kept)
     while (!closing) {
         // Answer every complete request received; `out` gathers the responses.
-        std::string out;
+        out.clear();
         for (;;) {
             const std::string_view pending = std::string_view(in).substr(start);
             if (pending.empty())
@@ -357,7 +358,7 @@ aio::Task<> serve_connection(Site& site, Connection& connection, aio::StreamRead
         in.erase(0, start);
         start = 0;
         if (!out.empty())
-            writer.write(std::move(out));
+            writer.write(std::string_view(out)); // copied only if the kernel does not take it all
         if (closing)
             break;
         co_await writer.drain(); // a client that does not read is not read from either
