@@ -377,3 +377,23 @@ TEST_CASE("http_server --threads 4: four loops share one port, each serves reque
                                      "thread 2 of 4\n", "thread 3 of 4\n",
                                      "server stopped\nexit 0"});
 }
+
+TEST_CASE("http_server: a port in use is an error message and exit status 1, not a hang",
+          "[http_server]") {
+    aio::EventLoop loop;
+    auto body = [&]() -> aio::Task<std::vector<std::string>> {
+        const std::vector<std::string> no_args;
+        ServerProcess server = co_await start_http_server(no_args);
+        std::vector<std::string> log;
+        const std::vector<std::string> second{AIO_HTTP_SERVER, "--port", server.port, "--threads",
+                                              "2"};
+        log.push_back(co_await run_client(second));
+        log.push_back(co_await stop_server_process(server));
+        co_return log;
+    };
+    const std::vector<std::string> log = run_bounded(loop, body(), 60s);
+    REQUIRE(log.size() == 2);
+    CHECK(log[0].find("http_server: thread 0: bind(127.0.0.1:") == 0);
+    CHECK(log[0].find("Address already in use\n[exit 1]") != std::string::npos);
+    CHECK(log[1] == "server stopped\nexit 0");
+}

@@ -532,14 +532,22 @@ int serve_threads(const Config& config) {
     std::vector<std::thread> threads;
     std::vector<std::promise<void>> listening(static_cast<std::size_t>(config.threads));
     auto run_thread = [&](int index, std::uint16_t port) {
-        aio::run(serve(
-            config, index, port,
-            [&, index](std::uint16_t chosen) {
-                if (index == 0)
-                    first_port.set_value(chosen);
-                listening[static_cast<std::size_t>(index)].set_value();
-            },
-            no_client));
+        try {
+            aio::run(serve(
+                config, index, port,
+                [&, index](std::uint16_t chosen) {
+                    if (index == 0)
+                        first_port.set_value(chosen);
+                    listening[static_cast<std::size_t>(index)].set_value();
+                },
+                no_client));
+        } catch (const std::exception& e) {
+            // A loop that cannot serve (the port is taken...) ends the process: the others
+            // would serve only part of what was asked for.
+            fmt::print(stderr, "http_server: thread {}: {}\n", index, e.what());
+            std::fflush(stderr);
+            std::_Exit(1);
+        }
     };
     threads.emplace_back(run_thread, 0, config.port);
     const std::uint16_t port = first_port.get_future().get();
