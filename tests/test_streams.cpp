@@ -954,3 +954,121 @@ TEST_CASE("streams: read(n) with a huge n returns what is there, without reservi
     };
     REQUIRE(run_bounded(loop, body()) == "hello|world");
 }
+
+TEST_CASE("streams: read_into appends up to n bytes to the caller's string, keeps its storage, "
+          "returns 0 at EOF",
+          "[streams]") {
+    const int fds_before = aio_test::open_fd_count();
+    {
+        aio::EventLoop loop;
+        auto body = [&]() -> aio::Task<std::string> {
+            auto [mine, theirs] = socket_pair();
+            auto [reader, writer] = co_await aio::open_connection(std::move(mine));
+            std::string buffer = "kept:";
+            buffer.reserve(1024);
+            const char* storage = buffer.data();
+            std::string log;
+            aio_test::streams::send_all_raw(theirs.fd(), "abcdef");
+            std::size_t n = co_await reader.read_into(buffer, 4); // a recv
+            log += std::to_string(n) + "[" + buffer + "];";
+            n = co_await reader.read_into(buffer, 100); // the rest, from the stream's buffer
+            log += std::to_string(n) + "[" + buffer + "];";
+            n = co_await reader.read_into(buffer, 0);
+            log += std::to_string(n) + ";";
+            // Waits for the next bytes, as read(n).
+            auto late = aio::create_task([](int fd) -> aio::Task<> {
+                co_await aio::sleep(10ms);
+                aio_test::streams::send_all_raw(fd, "gh");
+            }(theirs.fd()));
+            n = co_await reader.read_into(buffer, 100);
+            co_await late;
+            log += std::to_string(n) + "[" + buffer + "];";
+            log += buffer.data() == storage ? "same storage;" : "reallocated;";
+            theirs.close();
+            n = co_await reader.read_into(buffer, 100);
+            log += std::to_string(n) + (reader.at_eof() ? " eof" : " not eof");
+            co_return log;
+        };
+        REQUIRE(run_bounded(loop, body()) == "4[kept:abcd];2[kept:abcdef];0;2[kept:abcdefgh];"
+                                             "same storage;0 eof");
+        REQUIRE(registrations(loop) == 1);
+    }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
+}
+
+TEST_CASE("streams: read_into is cancel-safe, takes turns with the other reads, and reports a "
+          "reset once the buffer is empty",
+          "[streams]") {
+    const int fds_before = aio_test::open_fd_count();
+    {
+        aio::EventLoop loop;
+        auto body = [&]() -> aio::Task<std::string> {
+            std::string log;
+            {
+                auto [mine, theirs] = socket_pair();
+                auto [reader, writer] = co_await aio::open_connection(std::move(mine));
+                std::string buffer;
+                // A wait cancelled by a timeout appends nothing.
+                try {
+                    co_await aio::wait_for(reader.read_into(buffer, 10), 20ms);
+                } catch (const aio::TimeoutError&) {
+                    log += "timeout[" + buffer + "];";
+                }
+                // A cancellation already pending is delivered before buffered bytes are taken.
+                aio_test::streams::send_all_raw(theirs.fd(), "abc");
+                log += co_await reader.readexactly(1) + ";"; // "bc" stays buffered
+                try {
+                    aio::current_task().cancel();
+                    co_await reader.read_into(buffer, 10);
+                    log += "not cancelled;";
+                } catch (const aio::CancelledError&) {
+                    log += "cancelled[" + buffer +
+                           "] buffered=" + std::to_string(reader.buffered()) + ";";
+                }
+                // One reader at a time, whichever call it uses.
+                auto first = aio::create_task(reader.readexactly(3));
+                co_await aio::sleep(0s);
+                try {
+                    co_await reader.read_into(buffer, 10);
+                } catch (const aio::RuntimeError& e) {
+                    const std::string what = e.what();
+                    log += what.starts_with("read_into() called while another task is already "
+                                            "waiting")
+                               ? "busy;"
+                               : what + ";";
+                }
+                aio_test::streams::send_all_raw(theirs.fd(), "d");
+                log += co_await first + ";";
+            }
+            {
+                // A reset: the bytes that came before it first, then ECONNRESET.
+                aio::Socket listener = aio::Socket::tcp();
+                listener.bind({"127.0.0.1", 0});
+                listener.listen();
+                auto [reader, writer] =
+                    co_await aio::open_connection("127.0.0.1", listener.sockname().port());
+                auto [peer, address] = co_await aio::get_running_loop().sock_accept(listener);
+                aio_test::streams::send_all_raw(peer.fd(), "partial");
+                aio_test::streams::linger_zero(peer.fd());
+                peer.close();
+                std::string buffer;
+                std::size_t n = 0;
+                try {
+                    for (;;) {
+                        n = co_await reader.read_into(buffer, 100);
+                        log += std::to_string(n) + "[" + buffer + "];";
+                        if (n == 0)
+                            break;
+                    }
+                } catch (const std::system_error& e) {
+                    log += "reset=" + std::to_string(e.code().value() == ECONNRESET);
+                }
+            }
+            co_return log;
+        };
+        REQUIRE(run_bounded(loop, body()) ==
+                "timeout[];a;cancelled[] buffered=2;busy;bcd;7[partial];reset=1");
+        REQUIRE(registrations(loop) == 1);
+    }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
+}

@@ -656,13 +656,9 @@ aio::Task<> serve_client(Server& server, aio::StreamReader reader, aio::StreamWr
     Args args;
     bool protocol_error = false;
     for (;;) {
-        std::string chunk = co_await reader.read(64 * 1024);
-        if (chunk.empty())
+        const std::size_t received = co_await reader.read_into(in, 64 * 1024); // appends to `in`
+        if (received == 0)
             break; // the client closed
-        if (in.empty())
-            in = std::move(chunk);
-        else
-            in += chunk;
         std::string out;
         std::size_t done = 0;
         bool quit = false;

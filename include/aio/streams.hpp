@@ -39,8 +39,9 @@
 namespace aio {
 
 /// Reads from a connection (asyncio.StreamReader). A copyable handle: copies share the stream.
-/// Reads are Task<std::string>; one task reads a stream at a time (a second concurrent read
-/// throws aio::RuntimeError, as asyncio). Every read is cancel-safe.
+/// Reads are Task<std::string>, except read_into (appends to the caller's string); one task
+/// reads a stream at a time (a second concurrent read throws aio::RuntimeError, as asyncio).
+/// Every read is cancel-safe.
 class StreamReader {
 public:
     StreamReader() noexcept = default;
@@ -53,6 +54,19 @@ public:
     template <class D = void> // templates, as the coroutines below: compiled only where used
     Task<std::string> read(std::ptrdiff_t n = -1) {
         return read_task<D>(checked("read"), n);
+    }
+
+    /// `co_await read_into(buffer, n)`: appends up to `n` bytes to `buffer` (as soon as any
+    /// are available; what `buffer` held stays in front) and returns how many, 0 at end of file
+    /// (and for `n` == 0). read() without an allocation: the bytes are appended to the caller's
+    /// string, which keeps its capacity from read to read — for a loop that parses what it has
+    /// and keeps an incomplete rest. Throws std::system_error when the connection failed
+    /// (ECONNRESET) and the buffer is empty; aio::RuntimeError while another task reads the
+    /// stream. Cancel-safe: a cancelled read_into appends nothing, and what arrived stays in
+    /// the stream for the next read (a cancellation already pending is delivered before
+    /// anything is taken).
+    auto read_into(std::string& buffer, std::size_t n) {
+        return detail::StreamTransport::ReadInto(*checked("read_into"), buffer, n);
     }
 
     /// Through the next "\n" (included), or what is left at end of file (empty at EOF).

@@ -10,6 +10,7 @@
 #include <aio/aio.hpp>
 #include <aio/io.hpp>
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
@@ -21,6 +22,8 @@
 #include <initializer_list>
 #include <new>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <vector>
 
 using aio::detail::LoopAccess;
@@ -339,6 +342,81 @@ TEST_CASE("io driver: a fresh fd costs one epoll_ctl (the registration), close_f
         run_bounded(loop, body());
         CHECK(deltas == std::vector<std::uint64_t>{1, 0, 0, 1, 0, 1, 1});
         CHECK(registered == std::vector<std::size_t>{1, 1, 1, 2, 2, 1, 0});
+    }
+    REQUIRE(aio_test::open_fd_count() == fds_before);
+}
+
+namespace {
+
+/// One side of a stream ping-pong (a request / response server's loop): read_into the side's
+/// buffer until a whole message is there, write it (the pinger: the next one) and drain.
+aio::Task<> stream_side(Role role, aio::StreamReader reader, aio::StreamWriter writer,
+                        SteadyStateMeter& meter, std::uint64_t& received) {
+    std::string buffer;
+    buffer.reserve(2 * message_size);
+    const std::string message(message_size, 'm');
+    for (int i = 0; i < total_round_trips; ++i) {
+        if (role == Role::pinger) {
+            if (i == warmup_round_trips)
+                meter.start();
+            if (i == warmup_round_trips + measured_round_trips)
+                meter.stop();
+            writer.write(std::string_view(message));
+            co_await writer.drain();
+        }
+        while (buffer.size() < message_size) {
+            const std::size_t n = co_await reader.read_into(buffer, 64 * 1024);
+            if (n == 0) { // end of file
+                ++meter.errors;
+                co_return;
+            }
+        }
+        received += buffer.size();
+        if (buffer.size() != message_size)
+            ++meter.errors;
+        if (role == Role::ponger) {
+            writer.write(std::string_view(buffer));
+            co_await writer.drain();
+        }
+        buffer.clear(); // keeps its capacity
+    }
+}
+
+} // namespace
+
+TEST_CASE("streams: a ping-pong with read_into, write and drain makes no epoll_ctl call and no "
+          "allocation",
+          "[streams][steady]") {
+    const int fds_before = aio_test::open_fd_count();
+    {
+        aio::EventLoop loop;
+        SteadyStateMeter meter{LoopAccess::io(loop)};
+        std::uint64_t pinger_bytes = 0, ponger_bytes = 0;
+        auto body = [&]() -> aio::Task<> {
+            int fds[2];
+            if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0)
+                throw std::system_error(errno, std::system_category(), "socketpair");
+            auto [a_reader, a_writer] = co_await aio::open_connection(aio::Socket(fds[0]));
+            auto [b_reader, b_writer] = co_await aio::open_connection(aio::Socket(fds[1]));
+            auto a = aio::create_task(
+                stream_side(Role::pinger, a_reader, a_writer, meter, pinger_bytes));
+            auto b = aio::create_task(
+                stream_side(Role::ponger, b_reader, b_writer, meter, ponger_bytes));
+            co_await a;
+            co_await b;
+        };
+        run_bounded(loop, body());
+
+        WARN("read_into + write + drain ping-pong, "
+             << measured_round_trips << " round trips of " << message_size
+             << " bytes: " << meter.control_calls << " epoll_ctl calls, " << meter.allocations
+             << " heap allocations");
+        REQUIRE(meter.measured);
+        CHECK(meter.errors == 0);
+        CHECK(pinger_bytes == std::uint64_t{total_round_trips} * message_size);
+        CHECK(ponger_bytes == std::uint64_t{total_round_trips} * message_size);
+        CHECK(meter.control_calls == 0);
+        CHECK(meter.allocations == 0);
     }
     REQUIRE(aio_test::open_fd_count() == fds_before);
 }

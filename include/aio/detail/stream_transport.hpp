@@ -212,7 +212,7 @@ public:
 
     /// The awaitable that brings at least one more byte (or end of file) into the buffer,
     /// asking the kernel for up to `want` bytes. Throws the connection's error.
-    class [[nodiscard]] Fill final : public IoAwaiter {
+    class [[nodiscard]] Fill : public IoAwaiter {
     public:
         Fill(StreamTransport& transport, std::size_t want) noexcept
             : transport_(transport), want_(want) {}
@@ -273,16 +273,74 @@ public:
             }
         }
 
+    protected:
         StreamTransport& transport_;
+
+    private:
         std::size_t want_;
     };
 
     /// Asks the kernel for up to `want` bytes: at least 16 KiB, at most max(limit, 1 MiB) a
     /// time (a read(n) with a huge n fills the buffer step by step, never all at once).
-    Fill fill(std::size_t want) noexcept {
+    Fill fill(std::size_t want) noexcept { return Fill(*this, fill_size(want)); }
+    std::size_t fill_size(std::size_t want) const noexcept {
         const std::size_t most = std::max(limit_ + 1024, std::size_t{1} << 20);
-        return Fill(*this, std::min(std::max(want, std::size_t{16 * 1024}), most));
+        return std::min(std::max(want, std::size_t{16 * 1024}), most);
     }
+
+    /// co_await read_into(buffer, most): see StreamReader::read_into. A plain awaiter, not a
+    /// coroutine: a read costs no frame, and no string of its own (the bytes go from the
+    /// stream's buffer to the caller's). Holds a reference (the stream outlives the read) and
+    /// the one-reader mark from the start of the await until it returns.
+    class [[nodiscard]] ReadInto final : public Fill {
+    public:
+        ReadInto(StreamTransport& transport, std::string& buffer, std::size_t most) noexcept
+            : Fill(transport, transport.fill_size(most)), buffer_(buffer), most_(most) {
+            transport_.add_ref();
+        }
+        ReadInto(ReadInto&& other) noexcept // before the await only (IoAwaiter)
+            : Fill(std::move(other)), buffer_(other.buffer_), most_(other.most_) {
+            transport_.add_ref();
+        }
+        ~ReadInto() {
+            unlink_detached(*this); // first: releasing may close the fd and wake its waiters
+            if (reading_)
+                transport_.end_read();
+            transport_.release();
+        }
+
+        template <class P>
+        bool await_suspend(std::coroutine_handle<P> h) {
+            StreamTransport& t = transport_;
+            PromiseBase& current = running_task(h);
+            t.begin_read("read_into");
+            reading_ = true;
+            task = &current;
+            if (current.cancel_pending())
+                return false; // await_resume delivers it; what is buffered stays
+            if (most_ == 0 || !t.in_.empty()) {
+                completed = true; // already there: no syscall
+                return false;
+            }
+            return Fill::await_suspend(h);
+        }
+
+        std::size_t await_resume() {
+            StreamTransport& t = transport_;
+            Fill::await_resume(); // cancellation; the connection's error once nothing is buffered
+            const std::size_t n = std::min(most_, t.in_.size());
+            buffer_.append(t.in_.view().substr(0, n)); // bad_alloc: the bytes stay in the stream
+            t.in_.consume(n);
+            reading_ = false;
+            t.end_read();
+            return n;
+        }
+
+    private:
+        std::string& buffer_;
+        std::size_t most_;
+        bool reading_ = false;
+    };
 
     [[noreturn]] void throw_read_error() const {
         throw std::system_error(read_error_, std::system_category(),
