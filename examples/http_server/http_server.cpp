@@ -364,12 +364,11 @@ aio::Task<> serve_connection(Site& site, Connection& connection, aio::StreamRead
         co_await writer.drain(); // a client that does not read is not read from either
         connection.idle = in.empty();
         connection.last_active = std::chrono::steady_clock::now();
-        std::string chunk = co_await reader.read(64 * 1024);
-        if (chunk.empty())
+        const std::size_t received = co_await reader.read_into(in, 64 * 1024); // appends
+        if (received == 0)
             break; // the client closed
         connection.idle = false;
         connection.last_active = std::chrono::steady_clock::now();
-        in += chunk;
     }
     if (bad_input || !in.empty() || reader.buffered() > 0)
         co_await linger(reader, writer); // (requests after the last answered: see linger)

@@ -101,10 +101,12 @@ public:
         return &it->second;
     }
     Entry& set(std::string_view key, std::string_view value) {
-        Entry& entry = map_[std::string(key)];
-        entry.value.assign(value);
-        entry.expires_at = 0;
-        return entry;
+        auto it = map_.find(key); // the key's name is copied only when it is new
+        if (it == map_.end())
+            it = map_.emplace(std::string(key), Entry{}).first;
+        it->second.value.assign(value); // (keeps the old value's capacity)
+        it->second.expires_at = 0;
+        return it->second;
     }
     bool erase(std::string_view key) {
         const auto it = map_.find(key);
@@ -654,12 +656,13 @@ aio::Task<> serve_client(Server& server, aio::StreamReader reader, aio::StreamWr
 
     std::string in;
     Args args;
+    std::string out; // the replies to what was read (its capacity is kept)
     bool protocol_error = false;
     for (;;) {
         const std::size_t received = co_await reader.read_into(in, 64 * 1024); // appends to `in`
         if (received == 0)
             break; // the client closed
-        std::string out;
+        out.clear();
         std::size_t done = 0;
         bool quit = false;
         while (!quit) {
@@ -685,7 +688,7 @@ aio::Task<> serve_client(Server& server, aio::StreamReader reader, aio::StreamWr
             quit = protocol_error = true;
         }
         if (!out.empty())
-            writer.write(std::move(out));
+            writer.write(std::string_view(out)); // copied only if the kernel does not take it all
         if (quit)
             break;
         co_await writer.drain(); // a client that does not read is not read from either
