@@ -73,6 +73,20 @@ inline void linger_zero(int fd) {
     ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
 }
 
+/// A connection whose raw peer has sent `data` and then reset it (SO_LINGER {1, 0}, close).
+inline aio::Task<aio::Connection> connection_reset_by_peer(std::string data) {
+    aio::Socket listener = aio::Socket::tcp();
+    listener.bind({"127.0.0.1", 0});
+    listener.listen();
+    aio::Connection connection =
+        co_await aio::open_connection("127.0.0.1", listener.sockname().port());
+    auto [peer, address] = co_await aio::get_running_loop().sock_accept(listener);
+    send_all_raw(peer.fd(), data);
+    linger_zero(peer.fd());
+    peer.close();
+    co_return connection;
+}
+
 /// Raises the soft RLIMIT_NOFILE to at least `want` for the scope (skips when the hard limit
 /// is lower; returns false then).
 class FdLimit {

@@ -410,15 +410,9 @@ TEST_CASE("streams: a peer reset mid-read raises ECONNRESET from the read, mid-w
             std::string out;
             {
                 // Mid-read: the raw peer sends a little and resets.
-                aio::Socket listener = aio::Socket::tcp();
-                listener.bind({"127.0.0.1", 0});
-                listener.listen();
+                const std::string partial = "partial";
                 auto [reader, writer] =
-                    co_await aio::open_connection("127.0.0.1", listener.sockname().port());
-                auto [peer, address] = co_await aio::get_running_loop().sock_accept(listener);
-                aio_test::streams::send_all_raw(peer.fd(), "partial");
-                aio_test::streams::linger_zero(peer.fd());
-                peer.close();
+                    co_await aio_test::streams::connection_reset_by_peer(partial);
                 out += co_await reader.read(100) + ";";
                 try {
                     co_await reader.read(100);
@@ -1042,15 +1036,9 @@ TEST_CASE("streams: read_into is cancel-safe, takes turns with the other reads, 
             }
             {
                 // A reset: the bytes that came before it first, then ECONNRESET.
-                aio::Socket listener = aio::Socket::tcp();
-                listener.bind({"127.0.0.1", 0});
-                listener.listen();
+                const std::string partial = "partial";
                 auto [reader, writer] =
-                    co_await aio::open_connection("127.0.0.1", listener.sockname().port());
-                auto [peer, address] = co_await aio::get_running_loop().sock_accept(listener);
-                aio_test::streams::send_all_raw(peer.fd(), "partial");
-                aio_test::streams::linger_zero(peer.fd());
-                peer.close();
+                    co_await aio_test::streams::connection_reset_by_peer(partial);
                 std::string buffer;
                 std::size_t n = 0;
                 try {
