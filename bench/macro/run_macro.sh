@@ -11,7 +11,9 @@
 # Each server is pinned to cpu 0 and the client to cpu 1 (taskset); each measurement starts a
 # fresh server on a free port, waits until it answers, runs the client and stops the server by
 # its pid. Servers are interleaved per run (ours, theirs, ours, ...); the tables show the
-# median of the runs and the ratio ours / theirs.
+# median of the runs and the ratio ours / theirs, and the server's CPU time per request (user +
+# system, from /proc; lower is better): where the client is the bottleneck (redis-benchmark at
+# -P 1 is), requests/s says little about the server and its CPU per request says more.
 # Targets (reported, never an error): mini_redis >= 1.0x redis-server on SET and GET at -P 1
 # and -P 16; http_server >= 1.0x nginx's requests/s with a p99 no worse than 1.2x nginx's.
 #
@@ -146,6 +148,18 @@ stop() {
     server_pid=""
 }
 
+# cpu_ticks <pid>: CPU time (user + system, in clock ticks) of the process and its children
+# (nginx's worker is the master's child); per_request_us <before> <after> <requests>.
+cpu_ticks() {
+    local total=0 p
+    for p in "$1" $(pgrep -P "$1" || true); do
+        total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2> /dev/null || echo 0)))
+    done
+    echo "$total"
+}
+ticks_per_second="$(getconf CLK_TCK)"
+per_request_us() { awk -v a="$1" -v b="$2" -v n="$3" -v hz="$ticks_per_second" 'BEGIN {printf "%.2f", (b - a) / hz * 1e6 / n}'; }
+
 # to_us <a latency as wrk prints it: 812.00us, 1.23ms, 1.01s>: microseconds
 to_us() { awk -v t="$1" 'BEGIN { v = t + 0; if (t ~ /us$/) print v; else if (t ~ /ms$/) print v * 1000; else print v * 1000000 }'; }
 
@@ -157,14 +171,15 @@ for ((r = 1; r <= runs; r++)); do
             for server in mini_redis redis-server; do
                 port="$(free_port)"
                 start "$server" "$port"
-                # --csv: "test","rps",...; one line per command
-                while IFS=, read -r test rps _; do
-                    test="${test//\"/}"; rps="${rps//\"/}"
-                    [[ "$test" == test ]] && continue
+                for test in SET GET INCR; do # one command at a time: the server's CPU per command
+                    before="$(cpu_ticks "$server_pid")"
+                    rps="$("${pin_client[@]}" redis-benchmark -p "$port" -c 50 -n "$n" -P "$pipeline" \
+                               -t "${test,,}" --csv 2> /dev/null | awk -F, 'NR > 1 {gsub(/"/, "", $2); print $2}')"
+                    cpu="$(per_request_us "$before" "$(cpu_ticks "$server_pid")" "$n")"
                     results["$server,$pipeline,$test"]+="$rps "
-                    echo "run $r -P $pipeline $server $test: $rps requests/s"
-                done < <("${pin_client[@]}" redis-benchmark -p "$port" -c 50 -n "$n" -P "$pipeline" \
-                             -t set,get,incr --csv 2> /dev/null)
+                    results["$server,$pipeline,$test,cpu"]+="$cpu "
+                    echo "run $r -P $pipeline $server $test: $rps requests/s, server CPU $cpu us/request"
+                done
                 stop
             done
         done
@@ -173,9 +188,13 @@ for ((r = 1; r <= runs; r++)); do
         for server in http_server nginx; do
             port="$(free_port)"
             start "$server" "$port"
+            before="$(cpu_ticks "$server_pid")"
             out="$("${pin_client[@]}" wrk -t1 -c50 -d"${duration}s" --latency "http://127.0.0.1:$port/")"
+            after="$(cpu_ticks "$server_pid")"
             stop
             rps="$(awk '/^Requests\/sec:/ {print $2}' <<< "$out")"
+            total="$(awk '/requests in/ {print $1}' <<< "$out")"
+            results["$server,cpu"]+="$(per_request_us "$before" "$after" "$total") "
             p99="$(to_us "$(awk '$1 == "99%" {print $2}' <<< "$out")")"
             errors="$(awk '/Non-2xx|Socket errors/' <<< "$out")"
             [[ -n "$errors" ]] && echo "run $r $server: $errors" >&2
@@ -194,17 +213,19 @@ if [[ -n "$do_redis" ]]; then
     echo
     echo "## mini_redis vs redis-server $(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p'): redis-benchmark -c 50, requests/s"
     echo
-    echo "| command | -P | mini_redis | redis-server | ratio | target |"
-    echo "| --- | ---: | ---: | ---: | ---: | --- |"
+    echo "| command | -P | mini_redis | redis-server | ratio | target | server CPU µs/request: mini_redis | redis-server | ratio |"
+    echo "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |"
     for pipeline in 1 16; do
         for test in SET GET INCR; do
             mine="$(median <<< "${results[mini_redis,$pipeline,$test]:-}")"
             theirs="$(median <<< "${results[redis-server,$pipeline,$test]:-}")"
+            my_cpu="$(median <<< "${results[mini_redis,$pipeline,$test,cpu]:-}")"
+            their_cpu="$(median <<< "${results[redis-server,$pipeline,$test,cpu]:-}")"
             target="—"
             if [[ $test != INCR ]]; then
                 target="$(awk -v a="$mine" -v b="$theirs" 'BEGIN {print (a >= b) ? ">= 1.0x: met" : ">= 1.0x: MISSED"}')"
             fi
-            echo "| $test | $pipeline | $mine | $theirs | $(ratio "$mine" "$theirs") | $target |"
+            echo "| $test | $pipeline | $mine | $theirs | $(ratio "$mine" "$theirs") | $target | $my_cpu | $their_cpu | $(ratio "$my_cpu" "$their_cpu") |"
         done
     done
 fi
@@ -220,4 +241,6 @@ if [[ -n "$do_http" ]]; then
     mine="$(median <<< "${results[http_server,p99]}")"; theirs="$(median <<< "${results[nginx,p99]}")"
     met="$(awk -v a="$mine" -v b="$theirs" 'BEGIN {print (a <= 1.2 * b) ? "met" : "MISSED"}')"
     echo "| p99 latency (us) | $mine | $theirs | $(ratio "$mine" "$theirs") | <= 1.2x: $met |"
+    mine="$(median <<< "${results[http_server,cpu]}")"; theirs="$(median <<< "${results[nginx,cpu]}")"
+    echo "| server CPU (µs/request) | $mine | $theirs | $(ratio "$mine" "$theirs") | (lower is better) |"
 fi
