@@ -91,6 +91,10 @@ TEST_CASE("http parser: bodies, Expect and leading empty lines", "[http]") {
     CHECK(head.chunked);
     CHECK(head.has_body());
     CHECK(outcome("\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n") == "complete 31");
+    REQUIRE(http::parse_head(
+                "POST /e HTTP/1.0\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n", head)
+                .parse == http::Parse::complete);
+    CHECK_FALSE(head.expect_continue); // a 1.0 client must not be sent 100 Continue
 }
 
 TEST_CASE("http parser: a request in pieces is incomplete until its empty line", "[http]") {
@@ -136,6 +140,12 @@ TEST_CASE("http parser: the malformed-request corpus gets the right status", "[h
              "Transfer-Encoding: chunked\r\n\r\n",
          "400"},
         {"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", "400"},
+        {"POST / HTTP/1.1\r\n" + host + "Transfer-Encoding:\r\nContent-Length: 3\r\n\r\n",
+         "400"}, // an empty Transfer-Encoding is still one
+        {"POST / HTTP/1.1\r\n" + host + "Transfer-Encoding:\r\nTransfer-Encoding: chunked\r\n\r\n",
+         "400"},
+        {"POST / HTTP/1.1\r\n" + host + "Transfer-Encoding:\r\n\r\n", "501"},
+        {"GET / HTTP/1.0\r\nExpect: 200-ok\r\n\r\n", "complete 34"}, // 1.0: Expect ignored
         {"GET / HTTP/1.1\r\n" + host + "Expect: 200-ok\r\n\r\n", "417"},
         {"GET /" + std::string(9000, 'a') + " HTTP/1.1\r\n" + host + "\r\n", "414"},
         {"GET / HTTP/1.1\r\n" + host + "X: " + std::string(9000, 'a') + "\r\n\r\n", "431"},
@@ -183,6 +193,7 @@ TEST_CASE("http parser: chunked bodies, whole and a byte at a time", "[http]") {
     CHECK(decode_chunked("5\r\nhelloXY0\r\n\r\n", 1) == "400");
     CHECK(decode_chunked("fffffffffffffffff\r\n", 1) == "400"); // 17 digits
     CHECK(decode_chunked("1;" + std::string(5000, 'e'), 100) == "400");
+    CHECK(decode_chunked("3;a\rb\r\nabc\r\n0\r\n\r\n", 1) == "400"); // a bare CR in an extension
     // Limits: the body after decoding, the framing, the trailer.
     http::Limits limits;
     limits.max_body = 10;

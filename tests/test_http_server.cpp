@@ -397,3 +397,102 @@ TEST_CASE("http_server: a port in use is an error message and exit status 1, not
     CHECK(log[0].find("Address already in use\n[exit 1]") != std::string::npos);
     CHECK(log[1] == "server stopped\nexit 0");
 }
+
+namespace {
+
+/// The process's resident memory, in KiB.
+long rss_kib(int pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("VmRSS:", 0) == 0)
+            return std::stol(line.substr(6));
+    return -1;
+}
+
+/// `size` bytes in `path`.
+void write_file(const std::string& path, std::size_t size) {
+    std::ofstream out(path, std::ios::binary);
+    const std::string block(1 << 20, 'b');
+    for (std::size_t done = 0; done < size; done += block.size())
+        out.write(block.data(), static_cast<std::streamsize>(std::min(block.size(), size - done)));
+}
+
+} // namespace
+
+TEST_CASE("http_server: clients that do not read cost neither memory nor fds: pipelined "
+          "downloads are answered a batch at a time, the idle timeout drops the connection",
+          "[http_server]") {
+    SiteFiles files;
+    const std::string big = files.root + "/big.bin";
+    write_file(big, 1 << 20);
+    aio::EventLoop loop;
+    auto body = [&]() -> aio::Task<std::vector<std::string>> {
+        const std::vector<std::string> args{"--static", files.root, "--idle-timeout", "0.5"};
+        ServerProcess server = co_await start_http_server(args);
+        const auto port = static_cast<std::uint16_t>(std::stoi(server.port));
+        const int pid = server.process.pid();
+        const int fds = fds_of(pid);
+        const long rss_before = rss_kib(pid);
+        std::vector<std::string> log;
+        // 300 pipelined requests for a 1 MiB file, and never a read: 300 MiB if held at once.
+        auto [reader, writer] = co_await aio::open_connection("127.0.0.1", port);
+        std::string pipeline;
+        for (int i = 0; i < 300; ++i)
+            pipeline += "GET /static/big.bin HTTP/1.1\r\nHost: a\r\n\r\n";
+        writer.write(pipeline);
+        co_await aio::sleep(300ms);
+        const long grown_mib = (rss_kib(pid) - rss_before) / 1024;
+        log.push_back(grown_mib < 64 ? "bounded" : "grew " + std::to_string(grown_mib) + " MiB");
+        // Still connected, still not reading: the idle timeout drops it (its fd goes).
+        log.push_back(co_await fds_back(pid, fds));
+        writer.abort();
+        log.push_back(co_await stop_server_process(server));
+        co_return log;
+    };
+    const std::vector<std::string> log = run_bounded(loop, body(), 60s);
+    ::unlink(big.c_str());
+    REQUIRE(log == std::vector<std::string>{"bounded", "fds back", "server stopped\nexit 0"});
+}
+
+TEST_CASE("http_server: SIGTERM during a download: a reading client gets all of it and the "
+          "server exits at once, one that does not read is dropped after --grace",
+          "[http_server]") {
+    SiteFiles files;
+    const std::string big = files.root + "/big.bin";
+    write_file(big, 16 << 20);
+    aio::EventLoop loop;
+    auto body = [&](std::string grace, bool client_reads) -> aio::Task<std::vector<std::string>> {
+        const std::vector<std::string> args{"--static", files.root, "--grace", grace};
+        ServerProcess server = co_await start_http_server(args);
+        const auto port = static_cast<std::uint16_t>(std::stoi(server.port));
+        std::vector<std::string> log;
+        auto [reader, writer] = co_await aio::open_connection("127.0.0.1", port);
+        writer.write("GET /static/big.bin HTTP/1.1\r\nHost: a\r\n\r\n");
+        const std::string blank_line = "\r\n\r\n";
+        const std::string head = co_await aio::wait_for(reader.readuntil(blank_line), 10s);
+        log.push_back(status_line(head));
+        const auto start = std::chrono::steady_clock::now();
+        server.process.terminate();
+        if (client_reads) {
+            const std::string rest = co_await aio::wait_for(until_closed(reader), 10s);
+            log.push_back(rest.size() == (16u << 20) ? "all of it" : "cut");
+        } else {
+            co_await aio::sleep(200ms); // reading nothing
+        }
+        std::string last = co_await aio::wait_for(server.process.stdout_->read(), 10s);
+        const int code = co_await aio::wait_for(server.process.wait(), 10s);
+        log.push_back(last + "exit " + std::to_string(code));
+        log.push_back(std::chrono::steady_clock::now() - start < 5s ? "in time" : "late");
+        writer.abort();
+        co_return log;
+    };
+    const std::string grace_long = "30", grace_short = "0.5";
+    const std::vector<std::string> reading = run_bounded(loop, body(grace_long, true), 60s);
+    const std::vector<std::string> not_reading = run_bounded(loop, body(grace_short, false), 60s);
+    ::unlink(big.c_str());
+    CHECK(reading == std::vector<std::string>{"HTTP/1.1 200 OK", "all of it",
+                                              "server stopped\nexit 0", "in time"});
+    CHECK(not_reading ==
+          std::vector<std::string>{"HTTP/1.1 200 OK", "server stopped\nexit 0", "in time"});
+}

@@ -203,6 +203,7 @@ inline Result parse_request_line(std::string_view line, RequestHead& head) {
 /// What the fields say about the body and the connection.
 inline Result interpret_fields(RequestHead& head, const Limits& limits) {
     bool has_length = false, has_host = false, close = false, keep_alive = false;
+    bool has_transfer_encoding = false;
     std::string_view transfer_encoding;
     for (const Header& h : head.headers) {
         if (iequals(h.name, "content-length")) {
@@ -214,8 +215,9 @@ inline Result interpret_fields(RequestHead& head, const Limits& limits) {
             head.content_length = length;
             has_length = true;
         } else if (iequals(h.name, "transfer-encoding")) {
-            if (!transfer_encoding.empty())
+            if (has_transfer_encoding)
                 return fail(400, "two Transfer-Encoding fields");
+            has_transfer_encoding = true;
             transfer_encoding = h.value;
         } else if (iequals(h.name, "host")) {
             if (has_host)
@@ -224,7 +226,7 @@ inline Result interpret_fields(RequestHead& head, const Limits& limits) {
         } else if (iequals(h.name, "connection")) {
             close = close || list_has(h.value, "close");
             keep_alive = keep_alive || list_has(h.value, "keep-alive");
-        } else if (iequals(h.name, "expect")) {
+        } else if (iequals(h.name, "expect") && head.minor_version == 1) { // (1.0: ignored)
             if (!iequals(h.value, "100-continue"))
                 return fail(417, "the only expectation met is 100-continue");
             head.expect_continue = true;
@@ -232,7 +234,7 @@ inline Result interpret_fields(RequestHead& head, const Limits& limits) {
     }
     if (head.minor_version == 1 && !has_host)
         return fail(400, "an HTTP/1.1 request without a Host field");
-    if (!transfer_encoding.empty()) {
+    if (has_transfer_encoding) {
         if (has_length)
             return fail(400, "both Content-Length and Transfer-Encoding");
         if (head.minor_version == 0)
@@ -332,6 +334,8 @@ public:
                 if (lf == pos || in[lf - 1] != '\r')
                     return detail::fail(400, "a chunk size line does not end in CRLF");
                 std::string_view line = in.substr(pos, lf - 1 - pos);
+                if (!detail::is_field_value(line)) // (a bare CR or a control byte in an extension)
+                    return detail::fail(400, "a chunk size line has a control byte");
                 line = line.substr(0, line.find(';')); // chunk extensions are ignored
                 std::size_t size = 0;
                 if (line.empty() || line.size() > 15)
@@ -454,7 +458,9 @@ inline std::string_view status_text(int status) noexcept {
 struct ResponseOptions {
     std::string_view content_type = "text/plain";
     bool keep_alive = true;
-    bool head_only = false;         // a HEAD request: the fields of GET's response, no body
+    bool head_only = false;
+    bool http_1_0 = false; // a 1.0 client: keep-alive must be said ("Connection: keep-alive") // a
+                           // HEAD request: the fields of GET's response, no body
     std::string_view date;          // the Date field's value, when not empty
     std::string_view extra_headers; // whole lines, each ending in CRLF (e.g. "Allow: GET\r\n")
 };
@@ -489,6 +495,8 @@ inline void append_response(std::string& out, int status, std::string_view body,
     out += "\r\n"sv;
     if (!options.keep_alive)
         out += "Connection: close\r\n"sv;
+    else if (options.http_1_0)
+        out += "Connection: keep-alive\r\n"sv;
     out += options.extra_headers;
     out += "\r\n"sv;
     if (!options.head_only)

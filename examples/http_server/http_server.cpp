@@ -2,7 +2,7 @@
 // connection, a housekeeping task; with --threads N, one loop per thread sharing the port.
 // curl, browsers, Python's http.client and wrk talk to it as to any web server.
 //
-//   http_server --port N [--threads N] [--static DIR] [--idle-timeout SECONDS]
+//   http_server --port N [--threads N] [--static DIR] [--idle-timeout SECONDS] [--grace SECONDS]
 //                                            serve until SIGTERM / SIGINT (graceful)
 //   http_server                              a self-contained demo that ends
 //
@@ -19,11 +19,13 @@
 //   414 a request line over 8 KiB, 431 a head over 8 KiB or over 100 fields, 501 a transfer
 //   coding other than chunked, 505 another HTTP version (see http.hpp). "Expect:
 //   100-continue" is answered before the body is read.
-// - A connection silent for --idle-timeout seconds (default 60) is closed, between requests or
+// - A connection silent for --idle-timeout seconds (default 60) is dropped, between requests or
 //   in the middle of one (a client sending a header a byte a minute, or not reading what it
-//   asked for, cannot hold its connection forever).
+//   asked for, cannot hold its connection and its queued output forever). Pipelined requests
+//   are answered 256 KiB of output at a time, each batch drained before the next.
 // - SIGTERM / SIGINT: stop accepting, close the idle connections, let each busy one finish its
-//   response (sent with "Connection: close"), then exit; after 10 s the stragglers are dropped.
+//   response (sent with "Connection: close"), then exit; after --grace seconds (default 10)
+//   the stragglers are dropped.
 //
 // Output without arguments (the port varies):
 //     http_server on 127.0.0.1:40123 (1 thread)
@@ -71,6 +73,7 @@ struct Config {
     int threads = 1;
     std::string static_root; // canonical (realpath), or empty: /static/ is 404
     std::chrono::milliseconds idle_timeout = 60s;
+    std::chrono::milliseconds grace = 10s; // at SIGTERM, for the busy connections to finish
     http::Limits limits;
 };
 
@@ -158,8 +161,15 @@ std::string_view content_type(std::string_view path) {
 /// What the housekeeping task sees of a connection.
 struct Connection {
     aio::Task<> task;
+    aio::StreamWriter writer; // to abort it: a flushing close would wait for a silent client
     std::chrono::steady_clock::time_point last_active;
     bool idle = true; // between requests: nothing of the next one received yet
+
+    /// Ends it now: queued output is dropped, the task is cancelled.
+    void drop() {
+        writer.abort();
+        task.cancel();
+    }
 };
 
 /// One loop's share of the server: its connections, the cached Date field, the stop flag.
@@ -167,6 +177,7 @@ struct Site {
     const Config& config;
     int thread_index = 0;
     std::set<Connection*> connections;
+    aio::Event all_gone; // set when stopping and the last connection's handler has ended
     std::string date;
     bool stopping = false;
 
@@ -188,6 +199,7 @@ http::ResponseOptions response_options(const Site& site, const http::RequestHead
     options.keep_alive = head.keep_alive && !site.stopping;
     options.date = site.date;
     options.head_only = head.method == "HEAD";
+    options.http_1_0 = head.minor_version == 0;
     return options;
 }
 
@@ -293,6 +305,11 @@ void append_rejection(const Site& site, const http::Result& refused, std::string
     http::append_response(out, refused.status, fmt::format("{}\n", refused.reason), options);
 }
 
+/// What one round of pipelined requests may add to a connection's output before it is written
+/// and drained: without it, a read of 64 KiB of "GET /big-file" requests would make the server
+/// hold every response at once.
+constexpr std::size_t max_batch_output = 256 * 1024;
+
 aio::Task<> serve_connection(Site& site, Connection& connection, aio::StreamReader reader,
                              aio::StreamWriter writer) {
     const http::Limits& limits = site.config.limits;
@@ -304,6 +321,7 @@ aio::Task<> serve_connection(Site& site, Connection& connection, aio::StreamRead
     while (!closing) {
         // Answer every complete request received; `out` gathers the responses.
         out.clear();
+        bool held_back = false;
         for (;;) {
             const std::string_view pending = std::string_view(in).substr(start);
             if (pending.empty())
@@ -354,6 +372,10 @@ aio::Task<> serve_connection(Site& site, Connection& connection, aio::StreamRead
             request.next();
             if (closing)
                 break;
+            if (out.size() >= max_batch_output) {
+                held_back = true; // the rest of a pipeline waits until this output has drained
+                break;
+            }
         }
         in.erase(0, start);
         start = 0;
@@ -364,6 +386,10 @@ aio::Task<> serve_connection(Site& site, Connection& connection, aio::StreamRead
         co_await writer.drain(); // a client that does not read is not read from either
         connection.idle = in.empty();
         connection.last_active = std::chrono::steady_clock::now();
+        if (connection.idle && site.stopping)
+            break;
+        if (held_back)
+            continue; // answer the rest of what was received before reading more
         const std::size_t received = co_await reader.read_into(in, 64 * 1024); // appends
         if (received == 0)
             break; // the client closed
@@ -372,17 +398,22 @@ aio::Task<> serve_connection(Site& site, Connection& connection, aio::StreamRead
     }
     if (bad_input || !in.empty() || reader.buffered() > 0)
         co_await linger(reader, writer); // (requests after the last answered: see linger)
+    else
+        co_await writer.drain(); // under the idle timeout: a client that stops reading is dropped
     writer.close();
 }
 
-/// Every 100 ms: refresh the Date field; close connections silent for the idle timeout.
+/// Every 100 ms: refresh the Date field; drop the connections silent for the idle timeout (a
+/// client that sends nothing, or does not read what it asked for), and, once stopping, those
+/// waiting for a next request.
 aio::Task<> housekeeping(Site& site) {
     for (;;) {
         site.update_date();
         const auto now = std::chrono::steady_clock::now();
         for (Connection* connection : site.connections)
-            if (now - connection->last_active > site.config.idle_timeout)
-                connection->task.cancel();
+            if (now - connection->last_active > site.config.idle_timeout ||
+                (site.stopping && connection->idle))
+                connection->drop();
         co_await aio::sleep(100ms);
     }
 }
@@ -392,10 +423,10 @@ aio::Task<> housekeeping(Site& site) {
 template <class Listening, class Ready>
 aio::Task<> serve(const Config& config, int thread_index, std::uint16_t port, Listening listening,
                   Ready ready) {
-    Site site{config, thread_index, {}, {}, false};
+    Site site{config, thread_index, {}, {}, {}, false};
     site.update_date();
     auto handle = [&site](aio::StreamReader reader, aio::StreamWriter writer) -> aio::Task<> {
-        Connection connection{{}, std::chrono::steady_clock::now(), true};
+        Connection connection{{}, writer, std::chrono::steady_clock::now(), true};
         connection.task = aio::create_task(
             serve_connection(site, connection, std::move(reader), std::move(writer)));
         site.connections.insert(&connection);
@@ -407,6 +438,8 @@ aio::Task<> serve(const Config& config, int thread_index, std::uint16_t port, Li
             // the peer reset the connection, or the like: it is closed
         }
         site.connections.erase(&connection);
+        if (site.stopping && site.connections.empty())
+            site.all_gone.set(); // serve() may return: nothing refers to `site` any more
     };
     aio::ServerOptions options;
     options.reuse_port = config.threads > 1;
@@ -423,17 +456,22 @@ aio::Task<> serve(const Config& config, int thread_index, std::uint16_t port, Li
     listener.close();
     for (Connection* connection : site.connections)
         if (connection->idle)
-            connection->task.cancel();
+            connection->drop();
     bool late = false;
     try {
-        co_await aio::wait_for(listener.wait_closed(), 10s);
+        co_await aio::wait_for(listener.wait_closed(), config.grace);
     } catch (const aio::TimeoutError&) {
         late = true;
     }
     if (late) {
+        for (Connection* connection : site.connections)
+            connection->drop();
         listener.abort_clients();
         co_await listener.wait_closed();
     }
+    // The transports are closed; the handlers may still be ending, and they use `site`.
+    if (!site.connections.empty())
+        co_await site.all_gone.wait();
     co_await client;
     keeper.cancel();
 }
@@ -566,7 +604,7 @@ int serve_threads(const Config& config) {
 [[noreturn]] void usage(const std::string& problem) {
     fmt::print(stderr,
                "http_server: {}\nusage: http_server --port N [--threads N] [--static DIR] "
-               "[--idle-timeout SECONDS]\n",
+               "[--idle-timeout SECONDS] [--grace SECONDS]\n",
                problem);
     std::exit(2);
 }
@@ -594,8 +632,8 @@ int main(int argc, char** argv) {
                 if (!::realpath(value.c_str(), resolved))
                     usage(fmt::format("--static {}: no such directory", value));
                 config.static_root = resolved;
-            } else if (flag == "--idle-timeout") {
-                config.idle_timeout =
+            } else if (flag == "--idle-timeout" || flag == "--grace") {
+                (flag == "--grace" ? config.grace : config.idle_timeout) =
                     std::chrono::milliseconds(static_cast<std::int64_t>(std::stod(value) * 1000));
             } else {
                 usage(fmt::format("unknown option {}", flag));
