@@ -138,7 +138,15 @@ TEST_CASE("mini_redis: bad input gets -ERR Protocol error and a closed connectio
             auto [reader, writer] = co_await aio::open_connection("127.0.0.1", port);
             writer.write(attack);
             std::string reply = co_await aio::wait_for(reader.readline(), 10s);
-            std::string more = co_await aio::wait_for(reader.read(), 10s); // EOF
+            // Then end of file — or a reset, when the server's lingering close ended before
+            // it had read all of the attack (a loaded machine): closed either way.
+            std::string more;
+            try {
+                more = co_await aio::wait_for(reader.read(), 10s);
+            } catch (const std::system_error& e) {
+                if (e.code().value() != ECONNRESET)
+                    throw;
+            }
             log.push_back(reply + (more.empty() ? "(closed)" : "(more)"));
             writer.abort();
         }
