@@ -278,7 +278,6 @@ aio::Task<> linger(aio::StreamReader reader, aio::StreamWriter writer) {
 /// A request being received: its head once parsed, the body bytes used so far.
 struct Incoming {
     http::RequestHead head;
-    std::size_t head_size = 0;
     std::size_t body_size = 0; // bytes after the head used (the body, or its chunked framing)
     std::string chunked_body;
     http::ChunkedDecoder decoder;
@@ -291,7 +290,7 @@ struct Incoming {
         continue_sent = true;
     }
     void next() {
-        head_size = body_size = 0;
+        body_size = 0;
         chunked_body.clear();
         continue_sent = false;
     }
@@ -336,9 +335,8 @@ aio::Task<> serve_connection(Site& site, Connection& connection, aio::StreamRead
                 closing = bad_input = true;
                 break;
             }
-            request.head_size = head.consumed;
             std::string_view body;
-            const std::string_view after_head = pending.substr(request.head_size);
+            const std::string_view after_head = pending.substr(head.consumed);
             if (request.head.chunked) {
                 const http::Result chunks = request.decoder.feed(
                     after_head.substr(request.body_size), request.chunked_body, limits);
@@ -367,7 +365,7 @@ aio::Task<> serve_connection(Site& site, Connection& connection, aio::StreamRead
                 keep_alive = co_await send_file(site, request.head, std::move(*path), out);
             else
                 keep_alive = respond(site, request.head, path, body, out);
-            start += request.head_size + request.body_size;
+            start += head.consumed + request.body_size;
             closing = !keep_alive;
             request.next();
             if (closing)
